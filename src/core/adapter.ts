@@ -1,0 +1,23 @@
+import type { JobRef } from './job-ref.js';
+import type { TerminationReason } from './reason.js';
+
+/** A job's state as its queue records it. */
+export type QueueJobState = 'queued' | 'running' | 'finished' | 'not_found';
+
+/**
+ * What a queue adapter tells the terminator about jobs that are not running
+ * in this process. Every method is optional: a terminator without adapters
+ * still terminates jobs it runs itself and stores requests for the others.
+ */
+export interface QueueAdapter {
+  /** The `queue` of the job references this adapter answers for, e.g. `'pg-boss'`. */
+  readonly queue: string;
+  /** Reads the job's state from the queue's own storage. */
+  jobState?(ref: JobRef): Promise<QueueJobState>;
+  /**
+   * Ends a job that has not started, through the queue's own cancel where it
+   * has one. Resolves true when the queue now holds it as ended for good;
+   * false when a worker claimed it first (the kill request then stops it).
+   */
+  cancelQueued?(ref: JobRef, reason: TerminationReason): Promise<boolean>;
+}

@@ -1,0 +1,46 @@
+import { describeReason, type TerminationReason } from './reason.js';
+
+/**
+ * Thrown into (and by) a job that is being terminated. Check it with
+ * {@link isJobTerminatedError}, which compares the `name`, so two copies of
+ * jobterm in one process still agree.
+ */
+export class JobTerminatedError extends Error {
+  override readonly name = 'JobTerminatedError' as const;
+  readonly reason: TerminationReason;
+
+  constructor(reason: TerminationReason, options?: ErrorOptions) {
+    super(describeReason(reason), options);
+    this.reason = reason;
+  }
+}
+
+export function isJobTerminatedError(error: unknown): error is JobTerminatedError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'JobTerminatedError' &&
+    typeof (error as { reason?: unknown }).reason === 'object'
+  );
+}
+
+/** A job reference, option or argument that is not what jobterm expects. Thrown before anything is written. */
+export function expected(what: string, expectation: string, got: unknown): TypeError {
+  return new TypeError(`Expected \`${what}\` to be ${expectation}, got ${show(got)}`);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return `Date(${value.toISOString()})`;
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return 'an object';
+    }
+  }
+  return String(value);
+}

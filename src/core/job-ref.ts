@@ -1,0 +1,41 @@
+import { expected } from './errors.js';
+
+/**
+ * Names one job. `queue` is the queue system (`'graphile-worker'`,
+ * `'pg-boss'`, `'bullmq'`, or your own); `name` is the queue within it where
+ * ids are only unique per queue (pg-boss, BullMQ).
+ */
+export interface JobRef {
+  readonly queue: string;
+  readonly id: string;
+  readonly name?: string;
+}
+
+/** Longest queue, name or id jobterm accepts: far above any queue's own ids, small enough to index. */
+export const MAX_REF_PART_LENGTH = 512;
+
+export function validateJobRef(ref: unknown, what = 'job'): JobRef {
+  if (typeof ref !== 'object' || ref === null) throw expected(what, 'an object `{ queue, id, name? }`', ref);
+  const { queue, id, name } = ref as Record<string, unknown>;
+  checkPart(`${what}.queue`, queue);
+  checkPart(`${what}.id`, id);
+  if (name !== undefined) checkPart(`${what}.name`, name);
+  return name === undefined
+    ? { queue: queue as string, id: id as string }
+    : { queue: queue as string, id: id as string, name: name as string };
+}
+
+function checkPart(what: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_REF_PART_LENGTH || value.includes('\0')) {
+    throw expected(what, `a non-empty string of at most ${MAX_REF_PART_LENGTH} characters`, value);
+  }
+}
+
+/** A stable map key for a reference. NUL cannot occur in a part, so keys never collide. */
+export function refKey(ref: JobRef): string {
+  return `${ref.queue}\0${ref.name ?? ''}\0${ref.id}`;
+}
+
+export function formatRef(ref: JobRef): string {
+  return ref.name === undefined ? `${ref.queue}#${ref.id}` : `${ref.queue}/${ref.name}#${ref.id}`;
+}

@@ -1,0 +1,71 @@
+import type { JobRef } from './job-ref.js';
+import type { TerminationReason } from './reason.js';
+
+/** How a kill request ended, as recorded on it. */
+export type RequestOutcome = 'terminated' | 'already_finished' | 'not_found';
+
+export type RequestStatus = 'pending' | 'delivered' | 'resolved';
+
+/** A durable request to kill one job. Its `reason.kind` is always `kill`. */
+export interface KillRequest {
+  readonly id: string;
+  readonly ref: JobRef;
+  readonly reason: TerminationReason;
+  readonly expiresAt: Date;
+  readonly status: RequestStatus;
+  readonly outcome?: RequestOutcome;
+  readonly resolvedBy?: string;
+  readonly resolvedAt?: Date;
+}
+
+export interface NewKillRequest {
+  readonly ref: JobRef;
+  readonly message: string;
+  readonly requestedBy?: string;
+  /** Default: the store's `requestTtl` from now. */
+  readonly expiresAt?: Date;
+}
+
+/** What a store tells the terminator that opened it. */
+export interface KillStoreListener {
+  /**
+   * A pending request became known to this process: on open, by NOTIFY, by
+   * polling, by a resync after a reconnect. At least once per request: the
+   * terminator applies it idempotently.
+   */
+  onRequest(request: KillRequest): void;
+  /** A delivery problem (lost connection, failed poll). The store keeps trying. */
+  onError?(error: unknown): void;
+}
+
+/**
+ * Where kill requests live, so that a request made in one process reaches the
+ * job in another and survives restarts. `postgresStore()` from
+ * `jobterm/postgres` is the built-in one.
+ */
+export interface KillStore {
+  /** Starts delivering requests to this process: loads the pending ones, then listens and polls. */
+  open(listener: KillStoreListener): Promise<void>;
+  /**
+   * The pending request for a job, from memory: the hot path calls this at
+   * every job start, so it must not touch the database.
+   */
+  pendingFor(ref: JobRef): KillRequest | undefined;
+  /** Stores a request, then announces it. A job that already has a pending request gets that one back. */
+  request(input: NewKillRequest): Promise<{ request: KillRequest; created: boolean }>;
+  /** Records that a worker fired the job's token. */
+  markDelivered(requestId: string, workerId: string): Promise<void>;
+  /** Records how the request ended; wakes everyone waiting on it. Idempotent. */
+  resolve(requestId: string, outcome: RequestOutcome, workerId: string): Promise<void>;
+  /**
+   * Waits until the request is resolved and returns the outcome, or
+   * `undefined` when `timeout` ms pass or `signal` aborts first. Works in a
+   * process that never called `open()` (a CLI, an API server).
+   */
+  waitForResolution(
+    requestId: string,
+    options: { timeout: number; signal?: AbortSignal },
+  ): Promise<RequestOutcome | undefined>;
+  /** Stops listening and polling; releases connections the store opened itself. Safe to call twice. */
+  close(): Promise<void>;
+}

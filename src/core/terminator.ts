@@ -1,0 +1,409 @@
+import { EventEmitter } from 'node:events';
+import { type RunOptions, runJob } from '../middleware/run-job.js';
+import type { QueueAdapter, QueueJobState } from './adapter.js';
+import { makeDeferred } from './deferred.js';
+import { expected } from './errors.js';
+import type { TerminatorEventName, TerminatorEvents } from './events.js';
+import { formatRef, type JobRef, validateJobRef } from './job-ref.js';
+import type { JobOutcome, RunningJobInfo } from './outcome.js';
+import {
+  checkAdapter,
+  DEFAULTS,
+  milliseconds,
+  reasonMessage,
+  type ResolvedTerminatorOptions,
+  resolveTerminatorOptions,
+  type TerminatorOptions,
+} from './options.js';
+import { makeReason, type TerminationReason } from './reason.js';
+import { Registry } from './registry.js';
+import type { ShutdownReport } from './shutdown-report.js';
+import { installSignalHandlers } from './signals.js';
+import type { KillRequest, RequestOutcome } from './store.js';
+import type { TerminationToken } from './token.js';
+
+export interface TerminateOptions {
+  /** Why; recorded on the request and in the queue. @default 'terminated by request' */
+  reason?: string;
+  /** Who asked, e.g. a user name or `cli@host`. */
+  requestedBy?: string;
+  /** Resolve only once a worker confirms the job ended (or `timeout` passes). @default false */
+  wait?: boolean;
+  /** How long `wait` waits, in ms. @default 30_000 */
+  timeout?: number;
+  /** Stop waiting early. The request stays stored; the job is still terminated. */
+  signal?: AbortSignal;
+}
+
+export type TerminateStatus = 'terminated' | 'requested' | 'already_finished' | 'not_found' | 'timed_out';
+
+export interface TerminateResult {
+  readonly status: TerminateStatus;
+  readonly ref: JobRef;
+  /** The stored request, when a store is configured. */
+  readonly requestId?: string;
+}
+
+export interface ShutdownOptions {
+  /** How long to wait for jobs to stop before escalating. @default the terminator's `shutdownTimeout` */
+  timeout?: number;
+}
+
+/** Lifecycle hooks for the queue a terminator drives, e.g. graphile's runner or a pg-boss instance. */
+export interface ShutdownParticipant {
+  /** Called first: stop fetching new jobs. */
+  beforeJobs?(): void | Promise<void>;
+  /** Called after every job settled and its queue write landed: release the queue's own resources. */
+  afterJobs?(): void | Promise<void>;
+}
+
+const TERMINATE_OPTION_KEYS = new Set(['reason', 'requestedBy', 'wait', 'timeout', 'signal']);
+
+export class Terminator {
+  readonly options: ResolvedTerminatorOptions;
+  private readonly registry = new Registry();
+  private readonly events = new EventEmitter();
+  private readonly adapters = new Map<string, QueueAdapter>();
+  private readonly participants = new Set<ShutdownParticipant>();
+  private readonly ready: Promise<void>;
+  private isReady = false;
+  private shutdownState: { reason: TerminationReason; deadline: number; report: Promise<ShutdownReport> } | undefined;
+  private escalateShutdown: (() => void) | undefined;
+  private disposeSignals: (() => void) | undefined;
+  private closed = false;
+
+  constructor(options: TerminatorOptions = {}) {
+    this.options = resolveTerminatorOptions(options);
+    for (const adapter of this.options.adapters) this.adapters.set(adapter.queue, adapter);
+    this.events.setMaxListeners(0);
+    const store = this.options.store;
+    this.ready =
+      store === undefined
+        ? Promise.resolve()
+        : store.open({
+            onRequest: (request) => this.deliver(request),
+            onError: (error) => this.emit('error', { error, during: 'store' }),
+          });
+    this.ready.then(
+      () => {
+        this.isReady = true;
+      },
+      (error: unknown) => this.options.logger.error('could not open the kill store', { error }),
+    );
+    if (this.options.handleSignals) {
+      this.disposeSignals = installSignalHandlers(() => this.shutdown(), this.options.logger);
+    }
+  }
+
+  /** Resolves once the store delivers requests to this process (pending ones loaded). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** Teaches the terminator a queue's job states and cancel; adapters call this. */
+  addAdapter(adapter: QueueAdapter): () => void {
+    checkAdapter(adapter);
+    this.adapters.set(adapter.queue, adapter);
+    return () => {
+      if (this.adapters.get(adapter.queue) === adapter) this.adapters.delete(adapter.queue);
+    };
+  }
+
+  /** Joins a queue's runner to `shutdown()`; returns a remove. */
+  addShutdownParticipant(participant: ShutdownParticipant): () => void {
+    this.participants.add(participant);
+    return () => this.participants.delete(participant);
+  }
+
+  /**
+   * Runs one job with a termination token and resolves to how it ended. Never
+   * rejects for the job's own errors: they come back as `{ status: 'failed' }`.
+   */
+  async run<T>(
+    ref: JobRef,
+    job: (token: TerminationToken) => T | PromiseLike<T>,
+    options?: RunOptions<T>,
+  ): Promise<JobOutcome<T>> {
+    const checked = validateJobRef(ref);
+    if (typeof job !== 'function') throw expected('job', 'a function', job);
+    if (options?.maxRuntime !== undefined) milliseconds('maxRuntime', options.maxRuntime);
+    if (this.closed) throw new Error('jobterm: this terminator is closed');
+    // Only the first jobs after start wait here: pending kills must be loaded
+    // before a job can be checked against them.
+    if (!this.isReady) await this.ready.catch(() => undefined);
+    return runJob(this.host, checked, job, options);
+  }
+
+  /**
+   * Terminates a job wherever it runs: here, on another worker (through the
+   * store), or before it starts.
+   */
+  async terminate(ref: JobRef, options: TerminateOptions = {}): Promise<TerminateResult> {
+    const checked = validateJobRef(ref);
+    if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
+    for (const key of Object.keys(options)) {
+      if (!TERMINATE_OPTION_KEYS.has(key)) {
+        throw expected('options', `an object with only ${[...TERMINATE_OPTION_KEYS].join(', ')}`, `a \`${key}\` key`);
+      }
+    }
+    const message = reasonMessage('reason', options.reason, 'terminated by request');
+    if (options.requestedBy !== undefined && (typeof options.requestedBy !== 'string' || options.requestedBy.length > 200)) {
+      throw expected('requestedBy', 'a string of at most 200 characters', options.requestedBy);
+    }
+    const wait = options.wait ?? false;
+    if (typeof wait !== 'boolean') throw expected('wait', 'a boolean', wait);
+    const timeout = milliseconds('timeout', options.timeout ?? DEFAULTS.waitTimeout);
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw expected('signal', 'an AbortSignal', options.signal);
+    }
+
+    const local = this.registry.find(checked);
+    const adapter = this.adapters.get(checked.queue);
+    const state: QueueJobState | undefined =
+      local.length > 0 || adapter?.jobState === undefined ? undefined : await adapter.jobState(checked);
+    if (state === 'finished') return { status: 'already_finished', ref: checked };
+    if (state === 'not_found') return { status: 'not_found', ref: checked };
+
+    const store = this.options.store;
+    if (store === undefined) {
+      const reason = makeReason('kill', message, withBy(options.requestedBy));
+      if (local.length === 0) {
+        if (state === 'queued' && adapter?.cancelQueued !== undefined && (await adapter.cancelQueued(checked, reason))) {
+          return { status: 'terminated', ref: checked };
+        }
+        return { status: 'not_found', ref: checked };
+      }
+      for (const job of local) job.terminate(reason, this.options.killTimeout);
+      if (!wait) return { status: 'requested', ref: checked };
+      const ended = await waitAny(
+        local.map((job) => job.done),
+        timeout,
+        options.signal,
+      );
+      if (ended === undefined) return { status: 'timed_out', ref: checked };
+      const status = (ended as JobOutcome).status === 'terminated' ? 'terminated' : 'already_finished';
+      return { status, ref: checked };
+    }
+
+    const { request } = await store.request({
+      ref: checked,
+      message,
+      ...withBy(options.requestedBy),
+    });
+    // Local fast path; the NOTIFY reaches this process too, and applying twice is harmless.
+    this.deliver(request);
+    if (state === 'queued' && adapter?.cancelQueued !== undefined && (await adapter.cancelQueued(checked, request.reason))) {
+      await store.resolve(request.id, 'terminated', this.options.workerId);
+      return { status: 'terminated', ref: checked, requestId: request.id };
+    }
+    if (!wait) return { status: 'requested', ref: checked, requestId: request.id };
+    const outcome = await store.waitForResolution(request.id, { timeout, ...signalOption(options.signal) });
+    return { status: outcome === undefined ? 'timed_out' : outcome, ref: checked, requestId: request.id };
+  }
+
+  /**
+   * Stops this process's jobs: fires every token with kind `shutdown`, waits
+   * up to `timeout`, then escalates (settles the rest as interrupted and
+   * hard-stops isolated ones), awaiting every queue write. Jobs that start
+   * meanwhile are interrupted before they run. A second call escalates at
+   * once and resolves to the same report.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
+    if (this.shutdownState !== undefined) {
+      this.escalateShutdown?.();
+      return this.shutdownState.report;
+    }
+    const timeout = milliseconds('timeout', options.timeout ?? this.options.shutdownTimeout);
+    const reason = makeReason('shutdown', 'worker shutting down');
+    const startedAt = Date.now();
+    const escalateNow = makeDeferred<void>();
+    this.escalateShutdown = () => escalateNow.resolve();
+    const state = { reason, deadline: startedAt + timeout, report: Promise.resolve() as unknown as Promise<ShutdownReport> };
+    this.shutdownState = state;
+    state.report = this.runShutdown(reason, timeout, startedAt, escalateNow.promise);
+    return state.report;
+  }
+
+  private async runShutdown(
+    reason: TerminationReason,
+    timeout: number,
+    startedAt: number,
+    escalateNow: Promise<void>,
+  ): Promise<ShutdownReport> {
+    this.emit('shutdown:start', { timeout });
+    for (const participant of this.participants) {
+      await this.safely(() => participant.beforeJobs?.());
+    }
+    const jobs = this.registry.all();
+    const results = jobs.map((job) =>
+      job.done.then((outcome) => ({ job, outcome: outcome as JobOutcome })),
+    );
+    for (const job of jobs) job.terminate(reason, timeout);
+
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeout);
+    });
+    await Promise.race([Promise.all(results), timedOut, escalateNow]);
+    clearTimeout(timer);
+    // Escalate whatever is still running, including jobs that started during
+    // the grace period; each settles at once and its queue write is awaited below.
+    let escalated = 0;
+    for (const job of this.registry.all()) {
+      escalated++;
+      job.escalate();
+    }
+    const settled = await Promise.all(results);
+    // Jobs that started during the grace period were interrupted at start; wait for their writes too.
+    await Promise.all(this.registry.all().map((job) => job.done));
+    for (const participant of this.participants) {
+      await this.safely(() => participant.afterJobs?.());
+    }
+    const report: ShutdownReport = {
+      jobs: settled.map(({ job, outcome }) => ({
+        ref: job.ref,
+        status: outcome.status,
+        escalated: 'escalated' in outcome ? outcome.escalated : false,
+      })),
+      escalated,
+      durationMs: Date.now() - startedAt,
+    };
+    this.emit('shutdown:end', report);
+    return report;
+  }
+
+  /** The jobs running in this process now. */
+  running(): RunningJobInfo[] {
+    return this.registry.all().map((job) => job.info);
+  }
+
+  on<K extends TerminatorEventName>(event: K, listener: (payload: TerminatorEvents[K]) => void): () => void {
+    this.events.on(event, listener);
+    return () => this.events.off(event, listener);
+  }
+
+  once<K extends TerminatorEventName>(event: K, listener: (payload: TerminatorEvents[K]) => void): () => void {
+    this.events.once(event, listener);
+    return () => this.events.off(event, listener);
+  }
+
+  /** Removes signal handlers and closes the store's delivery. Running jobs are not touched: call `shutdown()` first. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.disposeSignals?.();
+    this.disposeSignals = undefined;
+    await this.ready.catch(() => undefined);
+    await this.options.store?.close();
+  }
+
+  private get host() {
+    const self = this;
+    const value = {
+      logger: this.options.logger,
+      killTimeout: this.options.killTimeout,
+      register: (job: Parameters<Registry['add']>[0]) => self.registry.add(job),
+      unregister: (job: Parameters<Registry['delete']>[0]) => self.registry.delete(job),
+      pendingKill: (ref: JobRef) => {
+        const request = self.options.store?.pendingFor(ref);
+        return request?.reason;
+      },
+      shutdownInProgress: () => {
+        const state = self.shutdownState;
+        if (state === undefined) return undefined;
+        return { reason: state.reason, graceMs: Math.max(0, state.deadline - Date.now()) };
+      },
+      emit: <K extends TerminatorEventName>(event: K, payload: TerminatorEvents[K]) => self.emit(event, payload),
+      afterSettle: (ref: JobRef, outcome: JobOutcome) => self.afterSettle(ref, outcome),
+    };
+    Object.defineProperty(this, 'host', { value });
+    return value;
+  }
+
+  private deliver(request: KillRequest): void {
+    const jobs = this.registry.find(request.ref);
+    if (jobs.length === 0) return;
+    this.options.logger.debug('kill request delivered', { job: formatRef(request.ref), request: request.id });
+    for (const job of jobs) job.terminate(request.reason, this.options.killTimeout);
+    const store = this.options.store;
+    if (store !== undefined) {
+      store
+        .markDelivered(request.id, this.options.workerId)
+        .catch((error: unknown) => this.emit('error', { error, during: 'store', ref: request.ref }));
+    }
+  }
+
+  private async afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> {
+    const store = this.options.store;
+    if (store === undefined) return;
+    let requestId: string | undefined;
+    let result: RequestOutcome | undefined;
+    if (outcome.status === 'terminated' && outcome.reason.requestId !== undefined) {
+      requestId = outcome.reason.requestId;
+      result = 'terminated';
+    } else if (outcome.status === 'completed') {
+      // The job finished before the kill reached it.
+      requestId = store.pendingFor(ref)?.id;
+      result = 'already_finished';
+    }
+    if (requestId === undefined || result === undefined) return;
+    try {
+      await store.resolve(requestId, result, this.options.workerId);
+    } catch (error) {
+      this.emit('error', { error, during: 'store', ref });
+    }
+  }
+
+  private emit<K extends TerminatorEventName>(event: K, payload: TerminatorEvents[K]): void {
+    if (event === 'error' && this.events.listenerCount('error') === 0) {
+      const { error, during, ref } = payload as TerminatorEvents['error'];
+      this.options.logger.error(`error during ${during}`, { error, ...(ref ? { job: formatRef(ref) } : {}) });
+      return;
+    }
+    try {
+      this.events.emit(event, payload);
+    } catch (error) {
+      this.options.logger.error(`a '${event}' listener threw`, { error });
+    }
+  }
+
+  private async safely(fn: () => void | Promise<void> | undefined): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.emit('error', { error, during: 'shutdown' });
+    }
+  }
+}
+
+/** One terminator per process. */
+export function createTerminator(options?: TerminatorOptions): Terminator {
+  return new Terminator(options);
+}
+
+function withBy(requestedBy: string | undefined): { requestedBy?: string } {
+  return requestedBy === undefined ? {} : { requestedBy };
+}
+
+function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal };
+}
+
+/** Resolves with the first promise's value, or undefined after `timeout` ms or on abort; leaves no timer or listener. */
+async function waitAny<T>(promises: Promise<T>[], timeout: number, signal?: AbortSignal): Promise<T | undefined> {
+  if (signal?.aborted) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeout);
+    onAbort = () => resolve(undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([...promises, stop]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+}
+

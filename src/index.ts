@@ -1,0 +1,22 @@
+export type { QueueAdapter, QueueJobState } from './core/adapter.js';
+export { currentToken, isTerminating, throwIfTerminating } from './core/context.js';
+export { isJobTerminatedError, JobTerminatedError } from './core/errors.js';
+export type { TerminatorEventName, TerminatorEvents } from './core/events.js';
+export { formatRef, type JobRef } from './core/job-ref.js';
+export type { Logger } from './core/logger.js';
+export type { JobOutcome, JobStatus, RunningJobInfo } from './core/outcome.js';
+export { DEFAULTS, type TerminatorOptions } from './core/options.js';
+export type { TerminationKind, TerminationReason } from './core/reason.js';
+export type { ShutdownReport } from './core/shutdown-report.js';
+export type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome, RequestStatus } from './core/store.js';
+export {
+  createTerminator,
+  type ShutdownOptions,
+  type ShutdownParticipant,
+  type TerminateOptions,
+  type TerminateResult,
+  type TerminateStatus,
+  Terminator,
+} from './core/terminator.js';
+export type { TerminationToken } from './core/token.js';
+export type { RunOptions } from './middleware/run-job.js';

@@ -1,0 +1,262 @@
+import { withToken } from '../core/context.js';
+import { makeDeferred } from '../core/deferred.js';
+import type { TerminatorEvents } from '../core/events.js';
+import { type JobRef, refKey } from '../core/job-ref.js';
+import type { Logger } from '../core/logger.js';
+import type { JobOutcome, RunningJobInfo } from '../core/outcome.js';
+import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
+import type { RegisteredJob } from '../core/registry.js';
+import { TokenSource, type TerminationToken } from '../core/token.js';
+
+/** Options for one `terminator.run()`. */
+export interface RunOptions<T> {
+  /**
+   * Signals from the queue forwarded into the job's token, e.g. pg-boss's
+   * `job.signal` as `timeout`, graphile's `helpers.abortSignal` as
+   * `shutdown`. Each listener is removed when the job settles: jobterm does
+   * not combine them with `AbortSignal.any`, which has leaked in Node.
+   */
+  readonly forward?: ReadonlyArray<{ readonly signal: AbortSignal; readonly kind: TerminationKind; readonly message?: string }>;
+  /**
+   * Writes the outcome into the queue. Awaited before the job leaves
+   * `running()`, before its kill request is marked resolved, and by
+   * `shutdown()`, so a process never exits with a queue write in flight.
+   */
+  readonly settle?: (outcome: JobOutcome<T>) => void | Promise<void>;
+  /**
+   * Escalation's hard stop, for jobs that run isolated (a worker thread, a
+   * child process): kill it for real. Without one, an escalated in-process
+   * job keeps running in the background and `unresponsive` is emitted.
+   */
+  readonly hardStop?: (reason: TerminationReason) => void | Promise<void>;
+  /** Interrupt the job with kind `timeout` after this many milliseconds. */
+  readonly maxRuntime?: number;
+}
+
+/** What a job needs from the terminator that runs it. */
+export interface JobHost {
+  readonly logger: Logger;
+  readonly killTimeout: number;
+  register(job: RegisteredJob): void;
+  unregister(job: RegisteredJob): void;
+  /** A kill already requested for this job (from the store's memory: no round trip). */
+  pendingKill(ref: JobRef): TerminationReason | undefined;
+  /** The shutdown in progress, with its deadline, if any. */
+  shutdownInProgress(): { reason: TerminationReason; graceMs: number } | undefined;
+  emit<K extends keyof TerminatorEvents>(event: K, payload: TerminatorEvents[K]): void;
+  /** Records the ending on the job's kill request, if it had one. Never rejects. */
+  afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void>;
+}
+
+/** Marks, from inside a job, that it saved progress: a `timeout` then puts it back without spending an attempt. */
+const progressMarks = new WeakMap<TerminationToken, RunningJob<unknown>>();
+
+export function markProgressSaved(token: TerminationToken): void {
+  const job = progressMarks.get(token);
+  if (job !== undefined) job.progressSaved = true;
+}
+
+class RunningJob<T> implements RegisteredJob {
+  readonly key: string;
+  readonly source: TokenSource;
+  readonly startedAt = new Date();
+  progressSaved = false;
+  private readonly ending = makeDeferred<JobOutcome<T>>();
+  private readonly finished = makeDeferred<JobOutcome<T>>();
+  private escalationTimer: NodeJS.Timeout | undefined;
+  private jobSettled = false;
+
+  constructor(
+    readonly ref: JobRef,
+    private readonly host: JobHost,
+    private readonly options: RunOptions<T>,
+  ) {
+    this.key = refKey(ref);
+    this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
+    progressMarks.set(this.source.token, this as RunningJob<unknown>);
+  }
+
+  get info(): RunningJobInfo {
+    return {
+      ref: this.ref,
+      startedAt: this.startedAt,
+      reason: this.source.reason,
+      deadline: this.source.token.deadline,
+    };
+  }
+
+  get done(): Promise<JobOutcome<T>> {
+    return this.finished.promise;
+  }
+
+  get decided(): Promise<JobOutcome<T>> {
+    return this.ending.promise;
+  }
+
+  terminate(reason: TerminationReason, graceMs: number | undefined): void {
+    if (this.ending.settled) return;
+    const deadline = graceMs === undefined ? undefined : new Date(Date.now() + graceMs);
+    if (!this.source.terminate(reason, deadline)) return;
+    this.host.emit('terminating', { ref: this.ref, reason });
+    // Shutdown escalation is driven by shutdown() itself, for all jobs at once;
+    // kills and timeouts each get their own timer.
+    if (reason.kind !== 'shutdown' && graceMs !== undefined) {
+      clearTimeout(this.escalationTimer);
+      this.escalationTimer = setTimeout(() => this.escalate(), graceMs);
+      this.escalationTimer.unref();
+    }
+  }
+
+  escalate(): void {
+    if (this.ending.settled) return;
+    const reason = this.source.reason;
+    if (reason === undefined) return;
+    const hardStop = this.options.hardStop;
+    this.host.emit('escalated', { ref: this.ref, reason, hardStopped: hardStop !== undefined });
+    this.host.logger.warn('job did not stop in time; settling it without waiting', {
+      job: this.ref,
+      kind: reason.kind,
+    });
+    this.ending.resolve(this.fromReason(reason, true));
+    if (hardStop !== undefined) {
+      Promise.resolve()
+        .then(() => hardStop(reason))
+        .catch((error) => this.host.emit('error', { error, during: 'hardStop', ref: this.ref }));
+    } else if (!this.jobSettled) {
+      this.host.emit('unresponsive', { ref: this.ref, reason });
+    }
+  }
+
+  /** The job's own ending: first one wins, so a late result after escalation is ignored. */
+  jobEnded(result: { value: T } | { error: unknown }): void {
+    this.jobSettled = true;
+    if (this.ending.settled) return;
+    const reason = this.source.reason;
+    if (reason !== undefined) this.ending.resolve(this.fromReason(reason, false));
+    else if ('error' in result) this.ending.resolve({ status: 'failed', error: result.error });
+    else this.ending.resolve({ status: 'completed', value: result.value });
+  }
+
+  fromReason(reason: TerminationReason, escalated: boolean): JobOutcome<T> {
+    if (reason.kind === 'kill') return { status: 'terminated', reason, escalated };
+    const resumable = reason.kind === 'shutdown' || this.progressSaved;
+    return { status: 'interrupted', reason, escalated, resumable };
+  }
+
+  finish(outcome: JobOutcome<T>): void {
+    clearTimeout(this.escalationTimer);
+    this.escalationTimer = undefined;
+    this.source.dispose();
+    progressMarks.delete(this.source.token);
+    this.finished.resolve(outcome);
+  }
+}
+
+/**
+ * One job's life: make its token, run it inside the token's context, apply a
+ * pending kill or a shutdown before it starts, turn its ending into an
+ * outcome, escalate when it ignores its token, write the outcome to the queue
+ * (`settle`), and leave nothing behind.
+ */
+export async function runJob<T>(
+  host: JobHost,
+  ref: JobRef,
+  job: (token: TerminationToken) => T | PromiseLike<T>,
+  options: RunOptions<T> = {},
+): Promise<JobOutcome<T>> {
+  const running = new RunningJob<T>(ref, host, options);
+  const { token } = running.source;
+  const cleanups: Array<() => void> = [];
+  host.register(running);
+  let outcome: JobOutcome<T> | undefined;
+  try {
+    // A kill stored before the job was claimed stops it here, before it starts.
+    const pending = host.pendingKill(ref);
+    if (pending !== undefined) running.terminate(pending, host.killTimeout);
+    const shutdown = host.shutdownInProgress();
+    if (shutdown !== undefined) running.terminate(shutdown.reason, shutdown.graceMs);
+
+    for (const { signal, kind, message } of options.forward ?? []) {
+      const onAbort = () =>
+        running.terminate(makeReason(kind, message ?? describeAbort(signal)), kind === 'shutdown' ? undefined : host.killTimeout);
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        cleanups.push(() => signal.removeEventListener('abort', onAbort));
+      }
+    }
+    if (options.maxRuntime !== undefined) {
+      const timer = setTimeout(
+        () => running.terminate(makeReason('timeout', `maxRuntime of ${options.maxRuntime} ms reached`), host.killTimeout),
+        options.maxRuntime,
+      );
+      timer.unref();
+      cleanups.push(() => clearTimeout(timer));
+    }
+
+    if (token.isTerminating()) {
+      // Never started: nothing to wait for.
+      running.jobEnded({ error: running.source.error() });
+    } else {
+      let result: T | PromiseLike<T>;
+      try {
+        result = withToken(token, () => job(token));
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+      // Both handlers attached at once: a rejection after escalation is
+      // ignored, never unhandled.
+      Promise.resolve(result).then(
+        (value) => running.jobEnded({ value }),
+        (error: unknown) => running.jobEnded({ error }),
+      );
+    }
+
+    outcome = await running.decided;
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    outcome = killWins(outcome, host.pendingKill(ref));
+
+    if (options.settle !== undefined) {
+      try {
+        await options.settle(outcome);
+      } catch (error) {
+        host.emit('error', { error, during: 'settle', ref });
+      }
+    }
+    await host.afterSettle(ref, outcome);
+    if (outcome.status === 'terminated') {
+      host.emit('terminated', { ref, reason: outcome.reason, escalated: outcome.escalated });
+    } else if (outcome.status === 'interrupted') {
+      host.emit('interrupted', {
+        ref,
+        reason: outcome.reason,
+        escalated: outcome.escalated,
+        resumable: outcome.resumable,
+      });
+    }
+    return outcome;
+  } finally {
+    for (const cleanup of cleanups) cleanup();
+    host.unregister(running);
+    running.finish(outcome ?? { status: 'failed', error: new Error('jobterm: job ended without an outcome') });
+  }
+}
+
+/**
+ * A kill that arrived while the job was failing or being interrupted wins:
+ * the job must not be retried or put back.
+ */
+function killWins<T>(outcome: JobOutcome<T>, kill: TerminationReason | undefined): JobOutcome<T> {
+  if (kill === undefined) return outcome;
+  if (outcome.status === 'failed' || outcome.status === 'interrupted') {
+    return { status: 'terminated', reason: kill, escalated: outcome.status === 'interrupted' && outcome.escalated };
+  }
+  return outcome;
+}
+
+function describeAbort(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason.message || reason.name;
+  if (typeof reason === 'string' && reason.length > 0) return reason;
+  return 'aborted by the queue';
+}
