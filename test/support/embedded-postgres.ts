@@ -16,7 +16,7 @@ export interface EmbeddedDatabase {
  * package runs it as the `postgres` user (creating it if needed): the temp
  * dir is opened up so that user can reach its data dir inside.
  */
-export async function startEmbeddedPostgres(options: { log?: (line: string) => void } = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(options: { log?: (line: unknown) => void } = {}): Promise<EmbeddedDatabase> {
   const root = await mkdtemp(join(tmpdir(), 'jobterm-pg-'));
   await chmod(root, 0o755);
   const port = await freePort();
@@ -26,7 +26,8 @@ export async function startEmbeddedPostgres(options: { log?: (line: string) => v
     port,
     user: 'postgres',
     password: 'postgres',
-    authMethod: 'trust',
+    // initdb's --auth; 'password' still lets the tests connect with the password above.
+    authMethod: 'password',
     persistent: false,
     createPostgresUser: isRoot,
     // No Unix socket: tests connect over TCP, and a socket in /tmp could clash.

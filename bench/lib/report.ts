@@ -1,0 +1,45 @@
+import { cpus, totalmem } from 'node:os';
+import { median, p99 } from './stats.js';
+import type { Figure } from './types.js';
+
+export interface Machine {
+  cores: number;
+  cpu: string;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+}
+
+export function describeMachine(postgres: string): Machine {
+  const cpu = cpus();
+  return {
+    cores: cpu.length,
+    cpu: cpu[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres,
+  };
+}
+
+const fmt = (value: number) =>
+  Number.isNaN(value) ? '-' : value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(3);
+
+export function markdownTable(suites: Array<{ suite: string; figures: Figure[] }>, machine: Machine): string {
+  const lines = [
+    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.postgres}`,
+    '',
+    '| suite | figure | n | median | p99 | reference | ref median | ref p99 | ratio (median) | goal |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const { suite, figures } of suites) {
+    for (const f of figures) {
+      const m = median(f.samples);
+      const rm = f.reference ? median(f.reference.samples) : Number.NaN;
+      const ratio = f.reference ? `${(m / rm).toFixed(2)}x` : '-';
+      lines.push(
+        `| ${suite} | ${f.name} (${f.unit}) | ${f.samples.length} | ${fmt(m)} | ${fmt(p99(f.samples))} | ${f.reference?.name ?? '-'} | ${fmt(rm)} | ${f.reference ? fmt(p99(f.reference.samples)) : '-'} | ${ratio} | ${f.goal ?? ''} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}

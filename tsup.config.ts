@@ -1,0 +1,29 @@
+import { defineConfig } from 'tsup';
+
+// One entry per subpath export, so loading `jobterm/pg-boss` never loads
+// graphile-worker and the reverse. Queue libraries and pg stay external: they
+// are the user's own (optional peer dependencies).
+export default defineConfig([
+  {
+    entry: {
+      index: 'src/index.ts',
+      postgres: 'src/stores/postgres/index.ts',
+      'graphile-worker': 'src/adapters/graphile-worker/index.ts',
+      'pg-boss': 'src/adapters/pg-boss/index.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node22',
+    splitting: true,
+    treeshake: true,
+  },
+  {
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node22',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);
