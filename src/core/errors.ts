@@ -44,3 +44,12 @@ function show(value: unknown): string {
   }
   return String(value);
 }
+
+/** Refuses options objects with keys jobterm does not know: a typo must not silently fall back to a default. */
+export function checkKnownKeys(what: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`Unknown option \`${key}\` in \`${what}\`: expected one of ${known.join(', ')}`);
+    }
+  }
+}

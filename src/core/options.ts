@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { QueueAdapter } from './adapter.js';
-import { expected } from './errors.js';
+import { checkKnownKeys, expected } from './errors.js';
 import { type Logger, makeConsoleLogger } from './logger.js';
 import type { KillStore } from './store.js';
 
@@ -59,10 +59,15 @@ export const MAX_REASON_LENGTH = 1_000;
 
 export function resolveTerminatorOptions(options: TerminatorOptions = {}): ResolvedTerminatorOptions {
   if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
-  const known = new Set(['store', 'shutdownTimeout', 'killTimeout', 'handleSignals', 'adapters', 'workerId', 'logger']);
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw expected('options', `an object with only ${[...known].join(', ')}`, `a \`${key}\` key`);
-  }
+  checkKnownKeys('options', options, [
+    'store',
+    'shutdownTimeout',
+    'killTimeout',
+    'handleSignals',
+    'adapters',
+    'workerId',
+    'logger',
+  ]);
   const store = options.store;
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.open !== 'function')) {
     throw expected('store', 'a KillStore such as postgresStore()', store);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type RunOptions, runJob } from '../middleware/run-job.js';
 import type { QueueAdapter, QueueJobState } from './adapter.js';
 import { makeDeferred } from './deferred.js';
-import { expected } from './errors.js';
+import { checkKnownKeys, expected } from './errors.js';
 import type { TerminatorEventName, TerminatorEvents } from './events.js';
 import { formatRef, type JobRef, validateJobRef } from './job-ref.js';
 import type { JobOutcome, RunningJobInfo } from './outcome.js';
@@ -57,7 +57,7 @@ export interface ShutdownParticipant {
   afterJobs?(): void | Promise<void>;
 }
 
-const TERMINATE_OPTION_KEYS = new Set(['reason', 'requestedBy', 'wait', 'timeout', 'signal']);
+const TERMINATE_OPTION_KEYS = ['reason', 'requestedBy', 'wait', 'timeout', 'signal'];
 
 export class Terminator {
   readonly options: ResolvedTerminatorOptions;
@@ -77,6 +77,9 @@ export class Terminator {
     for (const adapter of this.options.adapters) this.adapters.set(adapter.queue, adapter);
     this.events.setMaxListeners(0);
     const store = this.options.store;
+    // Without a store there is nothing to load: jobs register synchronously,
+    // so a terminate() right after run() always finds them.
+    this.isReady = store === undefined;
     this.ready =
       store === undefined
         ? Promise.resolve()
@@ -141,11 +144,7 @@ export class Terminator {
   async terminate(ref: JobRef, options: TerminateOptions = {}): Promise<TerminateResult> {
     const checked = validateJobRef(ref);
     if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
-    for (const key of Object.keys(options)) {
-      if (!TERMINATE_OPTION_KEYS.has(key)) {
-        throw expected('options', `an object with only ${[...TERMINATE_OPTION_KEYS].join(', ')}`, `a \`${key}\` key`);
-      }
-    }
+    checkKnownKeys('terminate() options', options, TERMINATE_OPTION_KEYS);
     const message = reasonMessage('reason', options.reason, 'terminated by request');
     if (options.requestedBy !== undefined && (typeof options.requestedBy !== 'string' || options.requestedBy.length > 200)) {
       throw expected('requestedBy', 'a string of at most 200 characters', options.requestedBy);
