@@ -3,11 +3,12 @@
  * beside its reference measured in the same run. Prints a markdown table and
  * writes JSON to bench/results/. Uses DATABASE_URL, or an embedded PostgreSQL.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
 import { withDatabase } from '../test/support/db.js';
+import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
 import { describeMachine, markdownTable } from './lib/report.js';
 import { median, p99 } from './lib/stats.js';
 import type { BenchSuite, Figure } from './lib/types.js';
@@ -64,7 +65,11 @@ async function main() {
           ...f,
           median: median(f.samples),
           p99: p99(f.samples),
-          reference: f.reference && { ...f.reference, median: median(f.reference.samples), p99: p99(f.reference.samples) },
+          reference: f.reference && {
+            ...f.reference,
+            median: median(f.reference.samples),
+            p99: p99(f.reference.samples),
+          },
         })),
       })),
     };

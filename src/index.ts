@@ -4,11 +4,18 @@ export { isJobTerminatedError, JobTerminatedError } from './core/errors.js';
 export type { TerminatorEventName, TerminatorEvents } from './core/events.js';
 export { formatRef, type JobRef } from './core/job-ref.js';
 export type { Logger } from './core/logger.js';
-export type { JobOutcome, JobStatus, RunningJobInfo } from './core/outcome.js';
 export { DEFAULTS, type TerminatorOptions } from './core/options.js';
+export type { JobOutcome, JobStatus, RunningJobInfo } from './core/outcome.js';
 export type { TerminationKind, TerminationReason } from './core/reason.js';
 export type { ShutdownReport } from './core/shutdown-report.js';
-export type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome, RequestStatus } from './core/store.js';
+export type {
+  KillRequest,
+  KillStore,
+  KillStoreListener,
+  NewKillRequest,
+  RequestOutcome,
+  RequestStatus,
+} from './core/store.js';
 export {
   createTerminator,
   type ShutdownOptions,

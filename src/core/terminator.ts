@@ -5,16 +5,16 @@ import { makeDeferred } from './deferred.js';
 import { checkKnownKeys, expected } from './errors.js';
 import type { TerminatorEventName, TerminatorEvents } from './events.js';
 import { formatRef, type JobRef, validateJobRef } from './job-ref.js';
-import type { JobOutcome, RunningJobInfo } from './outcome.js';
 import {
   checkAdapter,
   DEFAULTS,
   milliseconds,
-  reasonMessage,
   type ResolvedTerminatorOptions,
+  reasonMessage,
   resolveTerminatorOptions,
   type TerminatorOptions,
 } from './options.js';
+import type { JobOutcome, RunningJobInfo } from './outcome.js';
 import { makeReason, type TerminationReason } from './reason.js';
 import { Registry } from './registry.js';
 import type { ShutdownReport } from './shutdown-report.js';
@@ -146,7 +146,10 @@ export class Terminator {
     if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
     checkKnownKeys('terminate() options', options, TERMINATE_OPTION_KEYS);
     const message = reasonMessage('reason', options.reason, 'terminated by request');
-    if (options.requestedBy !== undefined && (typeof options.requestedBy !== 'string' || options.requestedBy.length > 200)) {
+    if (
+      options.requestedBy !== undefined &&
+      (typeof options.requestedBy !== 'string' || options.requestedBy.length > 200)
+    ) {
       throw expected('requestedBy', 'a string of at most 200 characters', options.requestedBy);
     }
     const wait = options.wait ?? false;
@@ -167,7 +170,11 @@ export class Terminator {
     if (store === undefined) {
       const reason = makeReason('kill', message, withBy(options.requestedBy));
       if (local.length === 0) {
-        if (state === 'queued' && adapter?.cancelQueued !== undefined && (await adapter.cancelQueued(checked, reason))) {
+        if (
+          state === 'queued' &&
+          adapter?.cancelQueued !== undefined &&
+          (await adapter.cancelQueued(checked, reason))
+        ) {
           return { status: 'terminated', ref: checked };
         }
         return { status: 'not_found', ref: checked };
@@ -191,7 +198,11 @@ export class Terminator {
     });
     // Local fast path; the NOTIFY reaches this process too, and applying twice is harmless.
     this.deliver(request);
-    if (state === 'queued' && adapter?.cancelQueued !== undefined && (await adapter.cancelQueued(checked, request.reason))) {
+    if (
+      state === 'queued' &&
+      adapter?.cancelQueued !== undefined &&
+      (await adapter.cancelQueued(checked, request.reason))
+    ) {
       await store.resolve(request.id, 'terminated', this.options.workerId);
       return { status: 'terminated', ref: checked, requestId: request.id };
     }
@@ -217,7 +228,11 @@ export class Terminator {
     const startedAt = Date.now();
     const escalateNow = makeDeferred<void>();
     this.escalateShutdown = () => escalateNow.resolve();
-    const state = { reason, deadline: startedAt + timeout, report: Promise.resolve() as unknown as Promise<ShutdownReport> };
+    const state = {
+      reason,
+      deadline: startedAt + timeout,
+      report: Promise.resolve() as unknown as Promise<ShutdownReport>,
+    };
     this.shutdownState = state;
     state.report = this.runShutdown(reason, timeout, startedAt, escalateNow.promise);
     return state.report;
@@ -234,9 +249,7 @@ export class Terminator {
       await this.safely(() => participant.beforeJobs?.());
     }
     const jobs = this.registry.all();
-    const results = jobs.map((job) =>
-      job.done.then((outcome) => ({ job, outcome: outcome as JobOutcome })),
-    );
+    const results = jobs.map((job) => job.done.then((outcome) => ({ job, outcome: outcome as JobOutcome })));
     for (const job of jobs) job.terminate(reason, timeout);
 
     let timer: NodeJS.Timeout | undefined;
@@ -297,23 +310,22 @@ export class Terminator {
   }
 
   private get host() {
-    const self = this;
     const value = {
       logger: this.options.logger,
       killTimeout: this.options.killTimeout,
-      register: (job: Parameters<Registry['add']>[0]) => self.registry.add(job),
-      unregister: (job: Parameters<Registry['delete']>[0]) => self.registry.delete(job),
+      register: (job: Parameters<Registry['add']>[0]) => this.registry.add(job),
+      unregister: (job: Parameters<Registry['delete']>[0]) => this.registry.delete(job),
       pendingKill: (ref: JobRef) => {
-        const request = self.options.store?.pendingFor(ref);
+        const request = this.options.store?.pendingFor(ref);
         return request?.reason;
       },
       shutdownInProgress: () => {
-        const state = self.shutdownState;
+        const state = this.shutdownState;
         if (state === undefined) return undefined;
         return { reason: state.reason, graceMs: Math.max(0, state.deadline - Date.now()) };
       },
-      emit: <K extends TerminatorEventName>(event: K, payload: TerminatorEvents[K]) => self.emit(event, payload),
-      afterSettle: (ref: JobRef, outcome: JobOutcome) => self.afterSettle(ref, outcome),
+      emit: <K extends TerminatorEventName>(event: K, payload: TerminatorEvents[K]) => this.emit(event, payload),
+      afterSettle: (ref: JobRef, outcome: JobOutcome) => this.afterSettle(ref, outcome),
     };
     Object.defineProperty(this, 'host', { value });
     return value;
@@ -405,4 +417,3 @@ async function waitAny<T>(promises: Promise<T>[], timeout: number, signal?: Abor
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
-

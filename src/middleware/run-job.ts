@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { JobOutcome, RunningJobInfo } from '../core/outcome.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
 import type { RegisteredJob } from '../core/registry.js';
-import { TokenSource, type TerminationToken } from '../core/token.js';
+import { type TerminationToken, TokenSource } from '../core/token.js';
 
 /** Options for one `terminator.run()`. */
 export interface RunOptions<T> {
@@ -16,7 +16,11 @@ export interface RunOptions<T> {
    * `shutdown`. Each listener is removed when the job settles: jobterm does
    * not combine them with `AbortSignal.any`, which has leaked in Node.
    */
-  readonly forward?: ReadonlyArray<{ readonly signal: AbortSignal; readonly kind: TerminationKind; readonly message?: string }>;
+  readonly forward?: ReadonlyArray<{
+    readonly signal: AbortSignal;
+    readonly kind: TerminationKind;
+    readonly message?: string;
+  }>;
   /**
    * Writes the outcome into the queue. Awaited before the job leaves
    * `running()`, before its kill request is marked resolved, and by
@@ -178,7 +182,10 @@ export async function runJob<T>(
 
     for (const { signal, kind, message } of options.forward ?? []) {
       const onAbort = () =>
-        running.terminate(makeReason(kind, message ?? describeAbort(signal)), kind === 'shutdown' ? undefined : host.killTimeout);
+        running.terminate(
+          makeReason(kind, message ?? describeAbort(signal)),
+          kind === 'shutdown' ? undefined : host.killTimeout,
+        );
       if (signal.aborted) onAbort();
       else {
         signal.addEventListener('abort', onAbort, { once: true });
@@ -187,7 +194,8 @@ export async function runJob<T>(
     }
     if (options.maxRuntime !== undefined) {
       const timer = setTimeout(
-        () => running.terminate(makeReason('timeout', `maxRuntime of ${options.maxRuntime} ms reached`), host.killTimeout),
+        () =>
+          running.terminate(makeReason('timeout', `maxRuntime of ${options.maxRuntime} ms reached`), host.killTimeout),
         options.maxRuntime,
       );
       timer.unref();

@@ -16,7 +16,9 @@ export interface EmbeddedDatabase {
  * package runs it as the `postgres` user (creating it if needed): the temp
  * dir is opened up so that user can reach its data dir inside.
  */
-export async function startEmbeddedPostgres(options: { log?: (line: unknown) => void } = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  options: { log?: (line: unknown) => void } = {},
+): Promise<EmbeddedDatabase> {
   const root = await mkdtemp(join(tmpdir(), 'jobterm-pg-'));
   await chmod(root, 0o755);
   const port = await freePort();
@@ -31,7 +33,18 @@ export async function startEmbeddedPostgres(options: { log?: (line: unknown) => 
     persistent: false,
     createPostgresUser: isRoot,
     // No Unix socket: tests connect over TCP, and a socket in /tmp could clash.
-    postgresFlags: ['-c', 'unix_socket_directories=', '-c', 'max_connections=400', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    postgresFlags: [
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=400',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ],
     onLog: options.log ?? (() => {}),
     onError: options.log ?? (() => {}),
   });
@@ -62,7 +75,9 @@ function freePort(): Promise<number> {
     probe.on('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

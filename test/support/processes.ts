@@ -26,7 +26,10 @@ const live = new Set<ChildProcess>();
  * imports jobterm's sources directly). Its stdout must carry JSON lines;
  * anything else is kept with stderr for diagnostics.
  */
-export function spawnWorker(script: string, options: { env?: Record<string, string>; args?: string[] } = {}): WorkerProcess {
+export function spawnWorker(
+  script: string,
+  options: { env?: Record<string, string>; args?: string[] } = {},
+): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,7 +91,11 @@ export function spawnWorker(script: string, options: { env?: Record<string, stri
         const fail = (why: string) => {
           waiters.delete(waiter);
           clearTimeout(timer);
-          reject(new Error(`${why} waiting for ${String(match)} from ${script}\nmessages: ${JSON.stringify(messages)}\nstderr: ${errText}`));
+          reject(
+            new Error(
+              `${why} waiting for ${String(match)} from ${script}\nmessages: ${JSON.stringify(messages)}\nstderr: ${errText}`,
+            ),
+          );
         };
         const timer = setTimeout(() => fail(`timed out after ${timeout} ms`), timeout);
         waiters.add(waiter);

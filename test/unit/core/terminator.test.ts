@@ -89,7 +89,10 @@ describe('run(): the semantics table, per ending', () => {
 
   it('kill, and the job returns normally after the signal: still terminated', async () => {
     const terminator = make();
-    const running = terminator.run(ref('1'), waitsForSignal(() => 'partial result'));
+    const running = terminator.run(
+      ref('1'),
+      waitsForSignal(() => 'partial result'),
+    );
     await terminator.terminate(ref('1'));
     const outcome = await running;
     expect(outcome.status).toBe('terminated');
@@ -215,7 +218,10 @@ describe('run(): the semantics table, per ending', () => {
 
   it('a job that starts during a shutdown is interrupted before it runs', async () => {
     const terminator = make();
-    const blocker = terminator.run(ref('1'), waitsForSignal(() => sleep(30)));
+    const blocker = terminator.run(
+      ref('1'),
+      waitsForSignal(() => sleep(30)),
+    );
     const shutdown = terminator.shutdown({ timeout: 1_000 });
     let called = false;
     const late = await terminator.run(ref('2'), () => {
@@ -229,7 +235,11 @@ describe('run(): the semantics table, per ending', () => {
 
   it('timeout (maxRuntime), and the job stops in time: interrupted, not resumable unless it saved progress', async () => {
     const terminator = make();
-    const plain = await terminator.run(ref('1'), waitsForSignal((t) => t.throwIfTerminating()), { maxRuntime: 20 });
+    const plain = await terminator.run(
+      ref('1'),
+      waitsForSignal((t) => t.throwIfTerminating()),
+      { maxRuntime: 20 },
+    );
     expect(plain).toMatchObject({ status: 'interrupted', resumable: false });
     if (plain.status === 'interrupted') expect(plain.reason.kind).toBe('timeout');
 
@@ -247,9 +257,13 @@ describe('run(): the semantics table, per ending', () => {
   it('forwards a queue’s signal into the token with the kind given', async () => {
     const terminator = make();
     const queueSignal = new AbortController();
-    const running = terminator.run(ref('1'), waitsForSignal((t) => t.reason), {
-      forward: [{ signal: queueSignal.signal, kind: 'timeout', message: 'expired' }],
-    });
+    const running = terminator.run(
+      ref('1'),
+      waitsForSignal((t) => t.reason),
+      {
+        forward: [{ signal: queueSignal.signal, kind: 'timeout', message: 'expired' }],
+      },
+    );
     queueSignal.abort();
     const outcome = (await running) as Extract<JobOutcome, { status: 'interrupted' }>;
     expect(outcome.status).toBe('interrupted');
@@ -259,12 +273,16 @@ describe('run(): the semantics table, per ending', () => {
   it('awaits settle() before the job leaves running() and before shutdown resolves', async () => {
     const terminator = make();
     const writes: string[] = [];
-    const running = terminator.run(ref('1'), waitsForSignal(() => undefined), {
-      settle: async (outcome) => {
-        await sleep(30);
-        writes.push(outcome.status);
+    const running = terminator.run(
+      ref('1'),
+      waitsForSignal(() => undefined),
+      {
+        settle: async (outcome) => {
+          await sleep(30);
+          writes.push(outcome.status);
+        },
       },
-    });
+    );
     await sleep(5);
     expect(terminator.running().map((j) => j.ref)).toEqual([ref('1')]);
     await terminator.shutdown({ timeout: 1_000 });
@@ -305,10 +323,16 @@ describe('run(): the semantics table, per ending', () => {
     const terminating = record(terminator, 'terminating');
     const terminated = record(terminator, 'terminated');
     const interrupted = record(terminator, 'interrupted');
-    const a = terminator.run(ref('a'), waitsForSignal(() => undefined));
+    const a = terminator.run(
+      ref('a'),
+      waitsForSignal(() => undefined),
+    );
     await terminator.terminate(ref('a'));
     await a;
-    const b = terminator.run(ref('b'), waitsForSignal(() => undefined));
+    const b = terminator.run(
+      ref('b'),
+      waitsForSignal(() => undefined),
+    );
     await terminator.shutdown({ timeout: 500 });
     await b;
     expect(terminating.map((e) => [e.ref.id, e.reason.kind])).toEqual([
@@ -328,7 +352,10 @@ describe('terminate()', () => {
 
   it('answers requested without wait', async () => {
     const terminator = make();
-    const running = terminator.run(ref('1'), waitsForSignal(() => undefined));
+    const running = terminator.run(
+      ref('1'),
+      waitsForSignal(() => undefined),
+    );
     expect(await terminator.terminate(ref('1'))).toEqual({ status: 'requested', ref: ref('1') });
     await running;
   });
@@ -361,8 +388,16 @@ describe('terminate()', () => {
     [{ id: '1' }, {}, /Expected `job.queue`/],
     [null, {}, /Expected `job` to be an object/],
     [{ queue: 'test', id: '1' }, { reason: 'x'.repeat(1001) }, /Expected `reason` to be a string of at most 1000/],
-    [{ queue: 'test', id: '1' }, { wiat: true }, /Unknown option `wiat` in `terminate\(\) options`: expected one of reason, requestedBy, wait, timeout, signal/],
-    [{ queue: 'test', id: '1' }, { timeout: -1 }, /Expected `timeout` to be a non-negative number of milliseconds, got -1/],
+    [
+      { queue: 'test', id: '1' },
+      { wiat: true },
+      /Unknown option `wiat` in `terminate\(\) options`: expected one of reason, requestedBy, wait, timeout, signal/,
+    ],
+    [
+      { queue: 'test', id: '1' },
+      { timeout: -1 },
+      /Expected `timeout` to be a non-negative number of milliseconds, got -1/,
+    ],
   ])('rejects bad input %j %j with a TypeError that names it', async (badRef, options, message) => {
     const terminator = make();
     await expect(terminator.terminate(badRef as never, options as never)).rejects.toThrow(message);
@@ -373,7 +408,10 @@ describe('terminate()', () => {
 describe('createTerminator() options', () => {
   it.each([
     [{ killTimeout: -1 }, 'Expected `killTimeout` to be a non-negative number of milliseconds, got -1'],
-    [{ shutdownTimeout: Number.NaN }, 'Expected `shutdownTimeout` to be a non-negative number of milliseconds, got NaN'],
+    [
+      { shutdownTimeout: Number.NaN },
+      'Expected `shutdownTimeout` to be a non-negative number of milliseconds, got NaN',
+    ],
     [{ shutdownTimeout: '25s' }, 'Expected `shutdownTimeout` to be a non-negative number of milliseconds, got "25s"'],
     [{ handleSignals: 'yes' }, 'Expected `handleSignals` to be a boolean, got "yes"'],
     [{ store: {} }, 'Expected `store` to be a KillStore such as postgresStore(), got {}'],
