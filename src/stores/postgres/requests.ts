@@ -1,0 +1,200 @@
+import type { JobRef } from '../../core/job-ref.js';
+import { makeReason } from '../../core/reason.js';
+import type { KillRequest, RequestOutcome, RequestStatus } from '../../core/store.js';
+import type { SchemaNames } from './schema.js';
+
+/** Anything that runs a query: a pool or a client. */
+export interface Queryable {
+  query<R extends object>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/** A kill request as stored, with the bookkeeping `jobterm requests` shows. */
+export interface StoredKillRequest extends KillRequest {
+  readonly deliveredBy?: string;
+  readonly deliveredAt?: Date;
+  /** Past `expiresAt` and never resolved: no worker applies it any more; `prune()` deletes it. */
+  readonly expired: boolean;
+}
+
+interface Row {
+  id: string;
+  queue: string;
+  queue_name: string;
+  job_id: string;
+  reason_message: string;
+  requested_by: string | null;
+  requested_at: Date;
+  expires_at: Date;
+  status: RequestStatus;
+  delivered_by: string | null;
+  delivered_at: Date | null;
+  outcome: RequestOutcome | null;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  expired: boolean;
+}
+
+const COLUMNS = `id, queue, queue_name, job_id, reason_message, requested_by, requested_at, expires_at, status,
+  delivered_by, delivered_at, outcome, resolved_by, resolved_at, (status <> 'resolved' AND expires_at <= now()) AS expired`;
+
+/** Unresolved and not expired: what workers apply. Matches the partial index `kill_requests_open`. */
+const OPEN = `status <> 'resolved' AND expires_at > now()`;
+
+/** Columns a new request replaces on an expired one for the same job (see insertRequest). */
+const REPLACED = [
+  'id',
+  'reason_message',
+  'requested_by',
+  'requested_at',
+  'expires_at',
+  'status',
+  'delivered_by',
+  'delivered_at',
+] as const;
+
+/**
+ * Stores a request and announces it, in one statement (one round trip, one
+ * implicit transaction, and the NOTIFY is sent only if the row commits).
+ * A job that already has an open request keeps it: the caller gets that row
+ * back, and its id differs from the one proposed. An expired request for the
+ * job no longer counts: the new one takes its row (the unique index allows
+ * one unresolved row per job, and an index predicate cannot mention now()).
+ * Two requesters at once: the second waits on the first's row lock, then
+ * takes the DO UPDATE branch and returns the first one's request.
+ */
+export async function insertRequest(
+  db: Queryable,
+  names: SchemaNames,
+  input: { id: string; ref: JobRef; message: string; requestedBy: string | undefined; expiresAt: Date },
+): Promise<StoredKillRequest> {
+  const set = REPLACED.map(
+    (column) => `${column} = CASE WHEN r.expires_at <= now() THEN EXCLUDED.${column} ELSE r.${column} END`,
+  ).join(',\n        ');
+  const { rows } = await db.query<Row>(
+    `WITH req AS (
+      INSERT INTO ${names.requests} AS r (id, queue, queue_name, job_id, reason_message, requested_by, expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7)
+      ON CONFLICT (queue, queue_name, job_id) WHERE status <> 'resolved' DO UPDATE SET
+        ${set}
+      RETURNING *
+    )
+    SELECT ${COLUMNS}, pg_notify($8, req.id::text)::text AS notified FROM req`,
+    [
+      input.id,
+      input.ref.queue,
+      input.ref.name ?? '',
+      input.ref.id,
+      input.message,
+      input.requestedBy ?? null,
+      input.expiresAt,
+      names.requestChannel,
+    ],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('jobterm: inserting a kill request returned no row');
+  return fromRow(row);
+}
+
+/** Every open request: the workers' full load (start, poll, resync). */
+export async function selectOpen(db: Queryable, names: SchemaNames): Promise<StoredKillRequest[]> {
+  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM ${names.requests} WHERE ${OPEN}`);
+  return rows.map(fromRow);
+}
+
+/** The requests with these ids, whatever their state (the ids come from NOTIFY payloads). */
+export async function selectByIds(
+  db: Queryable,
+  names: SchemaNames,
+  ids: readonly string[],
+): Promise<StoredKillRequest[]> {
+  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM ${names.requests} WHERE id = ANY($1::uuid[])`, [ids]);
+  return rows.map(fromRow);
+}
+
+/** Only a pending request becomes delivered: a resolved one stays resolved, whatever arrives late. */
+export async function updateDelivered(db: Queryable, names: SchemaNames, id: string, workerId: string): Promise<void> {
+  await db.query(
+    `UPDATE ${names.requests} SET status = 'delivered', delivered_by = $2, delivered_at = now()
+     WHERE id = $1 AND status = 'pending'`,
+    [id, workerId],
+  );
+}
+
+/**
+ * Records the outcome and announces it, once: a second resolve of the same
+ * request changes nothing and announces nothing. Returns whether this call
+ * resolved it.
+ */
+export async function updateResolved(
+  db: Queryable,
+  names: SchemaNames,
+  id: string,
+  outcome: RequestOutcome,
+  workerId: string,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `WITH done AS (
+      UPDATE ${names.requests} SET status = 'resolved', outcome = $2, resolved_by = $3, resolved_at = now()
+      WHERE id = $1 AND status <> 'resolved'
+      RETURNING id
+    )
+    SELECT pg_notify($4, done.id::text)::text AS notified FROM done`,
+    [id, outcome, workerId, names.resolvedChannel],
+  );
+  return rows.length > 0;
+}
+
+export async function selectRecent(
+  db: Queryable,
+  names: SchemaNames,
+  options: { pending: boolean; limit: number },
+): Promise<StoredKillRequest[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM ${names.requests} ${options.pending ? `WHERE ${OPEN}` : ''}
+     ORDER BY requested_at DESC, id LIMIT $1`,
+    [options.limit],
+  );
+  return rows.map(fromRow);
+}
+
+/** Deletes expired requests, resolved or not, in batches so no statement holds many row locks for long. */
+export async function deleteExpired(db: Queryable, names: SchemaNames, batch = 1_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rowCount } = await db.query(
+      `DELETE FROM ${names.requests} WHERE id IN (
+         SELECT id FROM ${names.requests} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
+       )`,
+      [batch],
+    );
+    total += rowCount ?? 0;
+    if ((rowCount ?? 0) < batch) return total;
+  }
+}
+
+function fromRow(row: Row): StoredKillRequest {
+  const ref: JobRef =
+    row.queue_name === ''
+      ? { queue: row.queue, id: row.job_id }
+      : { queue: row.queue, id: row.job_id, name: row.queue_name };
+  return {
+    id: row.id,
+    ref,
+    reason: makeReason('kill', row.reason_message, {
+      requestId: row.id,
+      requestedAt: row.requested_at,
+      ...(row.requested_by === null ? {} : { requestedBy: row.requested_by }),
+    }),
+    expiresAt: row.expires_at,
+    status: row.status,
+    ...(row.outcome === null ? {} : { outcome: row.outcome }),
+    ...(row.resolved_by === null ? {} : { resolvedBy: row.resolved_by }),
+    ...(row.resolved_at === null ? {} : { resolvedAt: row.resolved_at }),
+    ...(row.delivered_by === null ? {} : { deliveredBy: row.delivered_by }),
+    ...(row.delivered_at === null ? {} : { deliveredAt: row.delivered_at }),
+    expired: row.expired,
+  };
+}
+
+/** A request id as the store writes it (a UUID); anything else in a NOTIFY payload is ignored. */
+export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,0 +1,478 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { expected } from '../../core/errors.js';
+import { type JobRef, validateJobRef } from '../../core/job-ref.js';
+import { MAX_REASON_LENGTH, milliseconds } from '../../core/options.js';
+import type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome } from '../../core/store.js';
+import { describeFailure } from './errors.js';
+import { Listener } from './listener.js';
+import { type MigrationResult, migrate } from './migrate.js';
+import {
+  POSTGRES_STORE_DEFAULTS,
+  type PostgresStoreOptions,
+  type ResolvedPostgresStoreOptions,
+  resolvePostgresStoreOptions,
+} from './options.js';
+import { PendingRequests } from './pending.js';
+import { Poller } from './poller.js';
+import {
+  deleteExpired,
+  insertRequest,
+  REQUEST_ID,
+  type StoredKillRequest,
+  selectByIds,
+  selectOpen,
+  selectRecent,
+  updateDelivered,
+  updateResolved,
+} from './requests.js';
+import { type SchemaNames, schemaNames } from './schema.js';
+
+const OUTCOMES = new Set<RequestOutcome>(['terminated', 'already_finished', 'not_found']);
+
+/** Longest `requestedBy` and worker id, as the terminator accepts them. */
+const MAX_NAME_LENGTH = 200;
+
+/** `application_name` of the store's connections, so `pg_stat_activity` shows what they are. */
+export const APPLICATION_NAME = 'jobterm';
+export const LISTEN_APPLICATION_NAME = 'jobterm:listen';
+
+export interface ListRequestsOptions {
+  /** Only open requests (pending or delivered, not expired). @default false */
+  pending?: boolean;
+  /** Newest first, at most this many. @default 100 */
+  limit?: number;
+}
+
+/**
+ * Kill requests in PostgreSQL: a row per request, a NOTIFY naming its id,
+ * a LISTEN connection per worker process with polling as the fallback.
+ * Make one with `postgresStore()` and pass it to `createTerminator({ store })`.
+ */
+export class PostgresStore implements KillStore {
+  readonly options: ResolvedPostgresStoreOptions;
+  readonly names: SchemaNames;
+  private readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private readonly where: string;
+  private readonly pending = new PendingRequests();
+  private readonly listener: Listener;
+  private readonly poller: Poller;
+  private readonly waitPoller: Poller;
+  private readonly pruner: Poller | undefined;
+  private readonly waiters = new Map<string, Set<(outcome: RequestOutcome | undefined) => void>>();
+  private receiver: KillStoreListener | undefined;
+  private migrated: Promise<void> | undefined;
+  private batch: { requests: Set<string>; resolved: Set<string> } | undefined;
+  private failing = { poll: false, waits: false };
+  private closing: Promise<void> | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    this.options = resolvePostgresStoreOptions(options);
+    this.names = schemaNames(this.options.schema);
+    const { connectionString, connectionTimeout } = this.options;
+    this.ownsPool = this.options.pool === undefined;
+    this.pool =
+      this.options.pool ??
+      new pg.Pool({
+        connectionString,
+        max: POSTGRES_STORE_DEFAULTS.poolSize,
+        connectionTimeoutMillis: connectionTimeout,
+        application_name: APPLICATION_NAME,
+      });
+    // An idle client of our own pool dying (a database restart) must not crash the process; the next query reconnects.
+    if (this.ownsPool) this.pool.on('error', (error) => this.options.logger.debug('idle connection lost', { error }));
+    const clientConfig = listenConfig(this.options.pool, connectionString, connectionTimeout);
+    this.where = describeTarget(clientConfig);
+    const receiving = this.options.receiveRequests;
+    this.listener = new Listener({
+      makeClient: () => new pg.Client(clientConfig),
+      channels: receiving ? [this.names.requestChannel, this.names.resolvedChannel] : [this.names.resolvedChannel],
+      onNotification: (channel, payload) => this.onNotification(channel, payload),
+      onConnected: () => this.resync(),
+      onError: (error) => this.report(describeFailure(error, this.where)),
+      logger: this.options.logger,
+      reconnectDelay: this.options.reconnectDelay,
+      maxReconnectDelay: this.options.maxReconnectDelay,
+    });
+    this.poller = new Poller(
+      this.options.pollInterval,
+      () => this.watch('poll', () => this.syncAll()),
+      (error) => this.report(error),
+    );
+    this.waitPoller = new Poller(
+      this.options.pollInterval,
+      () => this.watch('waits', () => this.checkWaiters([...this.waiters.keys()])),
+      (error) => this.report(error),
+    );
+    const pruneInterval = this.options.pruneInterval;
+    this.pruner =
+      pruneInterval === false
+        ? undefined
+        : new Poller(
+            pruneInterval,
+            async () => {
+              const deleted = await this.prune();
+              if (deleted > 0) this.options.logger.info('pruned expired kill requests', { deleted });
+            },
+            (error) => this.report(error),
+          );
+  }
+
+  /**
+   * Brings the schema to the latest version (idempotent; safe from many
+   * processes at once). The store does this on first use unless `migrate: false`.
+   */
+  async migrate(): Promise<MigrationResult> {
+    this.assertOpen();
+    return this.db(() => migrate(this.pool, this.names));
+  }
+
+  async open(receiver: KillStoreListener): Promise<void> {
+    this.assertOpen();
+    if (typeof receiver?.onRequest !== 'function')
+      throw expected('listener.onRequest', 'a function', receiver?.onRequest);
+    if (this.receiver !== undefined)
+      throw new Error('jobterm: this kill store is already open; use one store per terminator');
+    this.receiver = receiver;
+    if (!this.options.receiveRequests) return;
+    // Polling starts even if the first connection fails: it keeps retrying, as does the listener.
+    this.poller.start();
+    this.pruner?.start();
+    // Resolves after LISTEN is in place and the pending requests are loaded (in that order, so none slips between).
+    await this.listener.start().catch((error: unknown) => {
+      throw describeFailure(error, this.where);
+    });
+  }
+
+  pendingFor(ref: JobRef): KillRequest | undefined {
+    return this.pending.get(ref);
+  }
+
+  async request(input: NewKillRequest): Promise<{ request: KillRequest; created: boolean }> {
+    if (typeof input !== 'object' || input === null) throw expected('request', 'an object `{ ref, message }`', input);
+    const ref = validateJobRef(input.ref, 'ref');
+    const { message, requestedBy } = input;
+    if (typeof message !== 'string' || message.length === 0 || message.length > MAX_REASON_LENGTH) {
+      throw expected('message', `a non-empty string of at most ${MAX_REASON_LENGTH} characters`, message);
+    }
+    checkName('requestedBy', requestedBy, true);
+    const expiresAt = input.expiresAt ?? new Date(Date.now() + this.options.requestTtl);
+    if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now()) {
+      throw expected('expiresAt', 'a Date in the future', expiresAt);
+    }
+    this.assertOpen();
+    await this.ready();
+    const id = randomUUID();
+    const request = await this.db(() =>
+      insertRequest(this.pool, this.names, { id, ref, message, requestedBy, expiresAt }),
+    );
+    // Known here at once: a job starting in this process before the NOTIFY comes back is still stopped.
+    if (this.isReceiving()) this.pending.add(request);
+    return { request, created: request.id === id };
+  }
+
+  async markDelivered(requestId: string, workerId: string): Promise<void> {
+    checkRequestId(requestId);
+    checkName('workerId', workerId, false);
+    this.assertOpen();
+    await this.ready();
+    await this.db(() => updateDelivered(this.pool, this.names, requestId, workerId));
+  }
+
+  async resolve(requestId: string, outcome: RequestOutcome, workerId: string): Promise<void> {
+    checkRequestId(requestId);
+    if (!OUTCOMES.has(outcome)) throw expected('outcome', `one of ${[...OUTCOMES].join(', ')}`, outcome);
+    checkName('workerId', workerId, false);
+    this.assertOpen();
+    await this.ready();
+    await this.db(() => updateResolved(this.pool, this.names, requestId, outcome, workerId));
+    this.pending.remove(requestId);
+    this.settleWaiters(requestId, outcome);
+  }
+
+  async waitForResolution(
+    requestId: string,
+    options: { timeout: number; signal?: AbortSignal },
+  ): Promise<RequestOutcome | undefined> {
+    checkRequestId(requestId);
+    if (typeof options !== 'object' || options === null) throw expected('options', 'an object `{ timeout }`', options);
+    const timeout = milliseconds('timeout', options.timeout);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw expected('signal', 'an AbortSignal', signal);
+    this.assertOpen();
+    if (signal?.aborted) return undefined;
+    await this.ready();
+    return new Promise<RequestOutcome | undefined>((resolve) => {
+      let settled = false;
+      const finish = (outcome: RequestOutcome | undefined) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        removeWaiter();
+        resolve(outcome);
+      };
+      const onAbort = () => finish(undefined);
+      const removeWaiter = this.addWaiter(requestId, finish);
+      const timer = setTimeout(() => finish(undefined), timeout);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waitPoller.start();
+      // LISTEN first, then look: a resolution landing between the two is then seen by one of them.
+      this.listener
+        .start()
+        .catch(() => undefined)
+        .then(() => (settled ? undefined : this.checkWaiters([requestId])))
+        .catch((error: unknown) => this.report(error));
+    });
+  }
+
+  /** Requests newest first, for `jobterm requests` and dashboards. */
+  async listRequests(options: ListRequestsOptions = {}): Promise<StoredKillRequest[]> {
+    if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
+    const pending = options.pending ?? false;
+    if (typeof pending !== 'boolean') throw expected('pending', 'a boolean', pending);
+    const limit = options.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw expected('limit', 'a positive integer', limit);
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => selectRecent(this.pool, this.names, { pending, limit }));
+  }
+
+  /** Deletes expired requests, resolved or not; returns how many. */
+  async prune(): Promise<number> {
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => deleteExpired(this.pool, this.names));
+  }
+
+  /** Stops listening, polling and pruning, wakes waiters with `undefined`, and ends the pool if the store made it. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await Promise.all([this.poller.stop(), this.waitPoller.stop(), this.pruner?.stop()]);
+    for (const [, finishers] of [...this.waiters]) for (const finish of [...finishers]) finish(undefined);
+    await this.listener.close();
+    this.pending.clear();
+    this.receiver = undefined;
+    this.batch = undefined;
+    if (this.ownsPool) await this.pool.end().catch(() => undefined);
+  }
+
+  private isReceiving(): boolean {
+    return this.options.receiveRequests && this.receiver !== undefined && this.closing === undefined;
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new Error('jobterm: this kill store is closed');
+  }
+
+  /** Migrates once, on first use, when allowed; a failure is retried by the next call. */
+  private ready(): Promise<void> {
+    if (!this.options.migrate) return Promise.resolve();
+    this.migrated ??= this.migrate().then(
+      () => undefined,
+      (error: unknown) => {
+        this.migrated = undefined;
+        throw error;
+      },
+    );
+    return this.migrated;
+  }
+
+  /** Runs a query, turning a connection failure or a missing schema into a one-line error that says what to do. */
+  private async db<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === '42P01' || code === '3F000') {
+        throw new Error(
+          `jobterm: schema "${this.names.schema}" has no kill_requests table; run \`jobterm migrate\` or leave the store's \`migrate\` option on`,
+          { cause: error },
+        );
+      }
+      throw describeFailure(error, this.where);
+    }
+  }
+
+  /** After (re)connecting: reload the open requests, and look again at what waiters wait for. */
+  private async resync(): Promise<void> {
+    if (this.isReceiving()) await this.syncAll();
+    if (this.waiters.size > 0) await this.checkWaiters([...this.waiters.keys()]);
+  }
+
+  /** The full read: start, poll, resync. Announces only requests this process did not know. */
+  private async syncAll(): Promise<void> {
+    if (!this.isReceiving()) return;
+    await this.ready();
+    const generation = this.pending.beginRead();
+    const open = await this.db(() => selectOpen(this.pool, this.names));
+    if (!this.isReceiving()) return;
+    for (const request of this.pending.applyAll(generation, open)) this.announce(request);
+  }
+
+  private onNotification(channel: string, payload: string): void {
+    if (this.closing !== undefined) return;
+    // The payload is only ever a request id; the row is read before anything is done, so a forged NOTIFY kills nothing.
+    if (!REQUEST_ID.test(payload)) {
+      this.options.logger.debug('ignored a NOTIFY whose payload is not a request id', {
+        channel,
+        payload: payload.slice(0, 80),
+      });
+      return;
+    }
+    const isRequest = channel === this.names.requestChannel;
+    if (isRequest ? !this.isReceiving() : !this.pending.has(payload) && !this.waiters.has(payload)) return;
+    if (this.batch === undefined) {
+      this.batch = { requests: new Set(), resolved: new Set() };
+      // pg emits every notification of one network read synchronously: one lookup serves them all.
+      queueMicrotask(() => {
+        void this.lookUp();
+      });
+    }
+    (isRequest ? this.batch.requests : this.batch.resolved).add(payload);
+  }
+
+  /** Reads the rows the last notifications named and applies them. Never rejects. */
+  private async lookUp(): Promise<void> {
+    const batch = this.batch;
+    this.batch = undefined;
+    if (batch === undefined) return;
+    const ids = [...new Set([...batch.requests, ...batch.resolved])];
+    const generation = this.pending.beginRead();
+    let rows: StoredKillRequest[];
+    try {
+      // On the LISTEN connection when it is up: no pool checkout, and the user's pool may be busy.
+      rows = await this.db(() => selectByIds(this.listener.connection ?? this.pool, this.names, ids));
+    } catch (error) {
+      // Polling picks up what this lookup missed.
+      this.options.logger.debug('lookup after NOTIFY failed', { error });
+      return;
+    }
+    if (this.closing !== undefined) return;
+    const found = new Set(rows.map((row) => row.id));
+    const unknown = ids.filter((id) => !found.has(id));
+    if (unknown.length > 0) this.options.logger.debug('ignored a NOTIFY naming no stored request', { ids: unknown });
+    const open = rows.filter((row) => row.status !== 'resolved' && !row.expired);
+    if (this.isReceiving()) {
+      for (const request of this.pending.applySome(generation, ids, open)) {
+        if (batch.requests.has(request.id)) this.announce(request);
+      }
+    }
+    for (const row of rows) if (row.outcome !== undefined) this.settleWaiters(row.id, row.outcome);
+  }
+
+  private async checkWaiters(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const rows = await this.db(() => selectByIds(this.pool, this.names, ids));
+    for (const row of rows) if (row.outcome !== undefined) this.settleWaiters(row.id, row.outcome);
+  }
+
+  private addWaiter(id: string, finish: (outcome: RequestOutcome | undefined) => void): () => void {
+    let finishers = this.waiters.get(id);
+    if (finishers === undefined) {
+      finishers = new Set();
+      this.waiters.set(id, finishers);
+    }
+    finishers.add(finish);
+    return () => {
+      const current = this.waiters.get(id);
+      current?.delete(finish);
+      if (current?.size === 0) this.waiters.delete(id);
+      if (this.waiters.size === 0) void this.waitPoller.stop();
+    };
+  }
+
+  private settleWaiters(id: string, outcome: RequestOutcome): void {
+    for (const finish of [...(this.waiters.get(id) ?? [])]) finish(outcome);
+  }
+
+  private announce(request: KillRequest): void {
+    try {
+      this.receiver?.onRequest(request);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** Runs a periodic task, reporting the first failure of a streak and the recovery, not every retry. */
+  private async watch(what: 'poll' | 'waits', task: () => Promise<void>): Promise<void> {
+    try {
+      await task();
+    } catch (error) {
+      if (this.failing[what]) this.options.logger.debug(`${what} failed again`, { error });
+      else this.report(error);
+      this.failing[what] = true;
+      return;
+    }
+    if (this.failing[what]) this.options.logger.info(`kill store ${what} recovered`);
+    this.failing[what] = false;
+  }
+
+  private report(error: unknown): void {
+    if (this.closing !== undefined) return;
+    const onError = this.receiver?.onError;
+    if (onError !== undefined) {
+      try {
+        onError(error);
+        return;
+      } catch {
+        // Fall through to the logger.
+      }
+    }
+    this.options.logger.warn('kill store problem', { error });
+  }
+}
+
+/** Creates a PostgreSQL kill store; pass it to `createTerminator({ store })`. */
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  return new PostgresStore(options);
+}
+
+function checkRequestId(value: unknown): void {
+  if (typeof value !== 'string' || !REQUEST_ID.test(value)) throw expected('requestId', 'a request id (a UUID)', value);
+}
+
+function checkName(what: string, value: unknown, optional: boolean): void {
+  if (optional && value === undefined) return;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
+    throw expected(what, `a non-empty string of at most ${MAX_NAME_LENGTH} characters`, value);
+  }
+}
+
+/** The LISTEN client's settings: the user's pool's own (password included, which pg-pool hides from enumeration). */
+function listenConfig(
+  pool: pg.Pool | undefined,
+  connectionString: string | undefined,
+  timeout: number,
+): pg.ClientConfig {
+  const base: pg.ClientConfig = pool === undefined ? { connectionString } : { ...(pool.options as pg.ClientConfig) };
+  const password = (pool?.options as { password?: pg.ClientConfig['password'] } | undefined)?.password;
+  if (password !== undefined) base.password = password;
+  return {
+    ...base,
+    application_name: LISTEN_APPLICATION_NAME,
+    keepAlive: true,
+    connectionTimeoutMillis: base.connectionTimeoutMillis ?? timeout,
+  };
+}
+
+/** host:port/database for error messages; never the password. */
+function describeTarget(config: pg.ClientConfig): string {
+  try {
+    if (config.connectionString !== undefined) {
+      const url = new URL(config.connectionString);
+      return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname}`;
+    }
+  } catch {
+    return 'the configured server';
+  }
+  const host = config.host ?? process.env.PGHOST ?? 'localhost';
+  const port = config.port ?? process.env.PGPORT ?? 5432;
+  const database = config.database ?? process.env.PGDATABASE ?? '';
+  return `${host}:${port}/${database}`;
+}
