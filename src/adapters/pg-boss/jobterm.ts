@@ -1,0 +1,310 @@
+import { makeDeferred } from '../../core/deferred.js';
+import { expected, JobTerminatedError } from '../../core/errors.js';
+import type { JobRef } from '../../core/job-ref.js';
+import { milliseconds } from '../../core/options.js';
+import type { JobOutcome } from '../../core/outcome.js';
+import type { Terminator } from '../../core/terminator.js';
+import type { TerminationToken } from '../../core/token.js';
+import type { RunOptions } from '../../middleware/run-job.js';
+import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
+import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';
+import { forwardPgBossSignal } from './signal.js';
+import { terminationOutput } from './sql.js';
+import type { JobWithToken, PgBossJob, PgBossJobResult, PgBossLike } from './types.js';
+
+export interface PgBossJobtermOptions {
+  /** Your started `PgBoss` (pg-boss 12). jobterm only calls its public methods, plus two guarded writes (see the docs). */
+  boss: PgBossLike;
+  /** This process's terminator: it runs every wrapped job and owns shutdown. */
+  terminator: Terminator;
+  /**
+   * pg-boss's schema, for jobterm's writes on its `job` table.
+   * @default the schema of the boss's own pool, else `'pgboss'`
+   */
+  schema?: string;
+  /**
+   * What `terminator.shutdown()` does to the boss once every wrapped job has
+   * settled and been written: `boss.stop({ graceful: true, ...these })`.
+   * `false` leaves the boss running (workers stopped) for you to stop.
+   * @default {} (pg-boss's own defaults: close its pool, 30 s for unwrapped handlers)
+   */
+  stopBoss?: false | { timeout?: number; close?: boolean };
+  /**
+   * Interrupt a job with kind `timeout` after this many ms. Set it below the
+   * queue's `expireInSeconds`: a job that saved progress then goes back
+   * without spending an attempt, where pg-boss's own expiry would fail it.
+   * @default none
+   */
+  maxRuntime?: number;
+}
+
+export interface EachJobOptions {
+  /**
+   * Whether the worker was registered with `perJobResults: true`, which
+   * decides what the wrapper returns to pg-boss.
+   * @default read from `boss.getWipData()` for the job's queue
+   */
+  perJobResults?: boolean;
+}
+
+/** A handler as `boss.work()` takes it. */
+export type PgBossHandler<J extends PgBossJob, R, A extends unknown[]> = (jobs: J[], ...rest: A) => Promise<R>;
+
+export interface PgBossJobterm {
+  /**
+   * Wraps the handler you pass to `boss.work()`. Every job of the batch gets
+   * its own token (`job.token`; `job.signal` is the token's signal). With one
+   * job per batch (pg-boss's default), the handler runs inside that job's
+   * context, so `currentToken()` and `isTerminating()` work anywhere in it.
+   * With several, each job still ends on its own (a killed one is cancelled,
+   * the rest settle by your result); use `eachJob` for a context per job.
+   */
+  handler<J extends PgBossJob = PgBossJob, R = unknown, A extends unknown[] = []>(
+    fn: (jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>,
+  ): PgBossHandler<J, Awaited<R> | undefined, A>;
+  /**
+   * A handler that runs `fn` once per job of the batch, concurrently, each in
+   * its own context, and settles each job on its own. Works with and without
+   * `perJobResults`; the returned type is `perJobResults`'s, and without it
+   * the wrapper returns what pg-boss expects there instead.
+   */
+  eachJob<J extends PgBossJob = PgBossJob, R = unknown, A extends unknown[] = []>(
+    fn: (job: JobWithToken<J>, ...rest: A) => R | PromiseLike<R>,
+    options?: EachJobOptions,
+  ): PgBossHandler<J, PgBossJobResult[], A>;
+  /** The queue adapter registered on the terminator (`terminate()` uses it for pg-boss jobs). */
+  readonly adapter: PgBossAdapter;
+  /** Removes the adapter and the shutdown participant from the terminator. Safe to call twice. */
+  dispose(): void;
+}
+
+const OPTION_KEYS = new Set(['boss', 'terminator', 'schema', 'stopBoss', 'maxRuntime']);
+
+/**
+ * Adds termination to pg-boss 12 workers:
+ *
+ * ```ts
+ * const jt = pgBossJobterm({ boss, terminator });
+ * await boss.work('email', jt.handler(async ([job]) => send(job.data, { signal: job.signal })));
+ * ```
+ */
+export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
+  if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw expected('options', `an object with only ${[...OPTION_KEYS].join(', ')}`, `a \`${key}\` key`);
+    }
+  }
+  const boss = checkBoss(options.boss);
+  const terminator = options.terminator;
+  if (typeof terminator !== 'object' || terminator === null || typeof terminator.run !== 'function') {
+    throw expected('terminator', 'a Terminator from createTerminator()', terminator);
+  }
+  const schema = resolveSchema(options.schema, boss);
+  const stopBoss = options.stopBoss ?? {};
+  if (stopBoss !== false && (typeof stopBoss !== 'object' || stopBoss === null)) {
+    throw expected('stopBoss', 'false or an object `{ timeout?, close? }`', stopBoss);
+  }
+  if (stopBoss !== false && stopBoss.timeout !== undefined) milliseconds('stopBoss.timeout', stopBoss.timeout);
+  const maxRuntime = options.maxRuntime === undefined ? undefined : milliseconds('maxRuntime', options.maxRuntime);
+
+  const adapter = pgBossAdapter({ boss, schema });
+  const ctx: SettleContext = { boss, schema, logger: terminator.options.logger };
+  const removeAdapter = terminator.addAdapter(adapter);
+  const removeParticipant = terminator.addShutdownParticipant({
+    // pg-boss's own stop() fails still-active jobs, spending an attempt. So
+    // jobterm stops fetching first (offWork without waiting neither fails nor
+    // waits for active jobs), lets the terminator stop and put back its jobs,
+    // and only then stops the boss, when it has nothing left to fail.
+    async beforeJobs() {
+      const names = new Set(boss.getWipData().map((worker) => worker.name));
+      await Promise.all([...names].map((name) => boss.offWork(name, { wait: false })));
+    },
+    async afterJobs() {
+      if (stopBoss !== false) await boss.stop({ ...stopBoss, graceful: true });
+    },
+  });
+
+  const run = <T>(
+    job: PgBossJob,
+    fn: (token: TerminationToken) => T | PromiseLike<T>,
+    batch: readonly PgBossJob[],
+    startedAt: number,
+    failures: FailureSettler,
+  ) => {
+    const forwarding = forwardPgBossSignal(batch, job, startedAt);
+    const runOptions: RunOptions<T> = {
+      forward: forwarding.forward,
+      settle: (outcome) => settleJob(ctx, job, outcome, failures),
+      ...(maxRuntime === undefined ? {} : { maxRuntime }),
+    };
+    return terminator.run(refOf(job), fn, runOptions).finally(forwarding.dispose);
+  };
+
+  let disposed = false;
+  return {
+    adapter,
+    handler<J extends PgBossJob, R, A extends unknown[]>(
+      fn: (jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>,
+    ): PgBossHandler<J, Awaited<R> | undefined, A> {
+      if (typeof fn !== 'function') throw expected('fn', 'a function (the pg-boss handler)', fn);
+      return async function jobtermHandler(jobs: J[], ...rest: A): Promise<Awaited<R> | undefined> {
+        checkJobs(jobs);
+        const startedAt = performance.now();
+        if (jobs.length === 1) {
+          const job = jobs[0]!;
+          const outcome = await run(job, (token) => fn([withToken(job, token)], ...rest), jobs, startedAt, 'pg-boss');
+          // The run awaited the handler's promise, so the value is already an Awaited<R>.
+          return answerForOne(outcome) as Awaited<R> | undefined;
+        }
+        return runBatch(jobs, fn, rest, startedAt);
+      };
+    },
+    eachJob(fn, eachOptions = {}) {
+      if (typeof fn !== 'function') throw expected('fn', 'a function', fn);
+      if (typeof eachOptions !== 'object' || eachOptions === null) throw expected('options', 'an object', eachOptions);
+      const given = eachOptions.perJobResults;
+      if (given !== undefined && typeof given !== 'boolean') throw expected('perJobResults', 'a boolean', given);
+      return async function jobtermEachJob(jobs, ...rest) {
+        checkJobs(jobs);
+        const startedAt = performance.now();
+        const perJob = given ?? (jobs.length > 0 && detectPerJobResults(boss, jobs[0]!.name));
+        const failures: FailureSettler = perJob || jobs.length === 1 ? 'pg-boss' : 'jobterm';
+        const outcomes = await Promise.all(
+          jobs.map((job) => run(job, (token) => fn(withToken(job, token), ...rest), jobs, startedAt, failures)),
+        );
+        if (perJob) return outcomes.map((outcome, i) => disposition(jobs[i]!.id, outcome));
+        // pg-boss's own result shape: the value for a batch of one, nothing
+        // for a larger batch (pg-boss stores no output there); each failure
+        // was written by jobterm above.
+        if (jobs.length === 1) return answerForOne(outcomes[0]!) as unknown as PgBossJobResult[];
+        return undefined as unknown as PgBossJobResult[];
+      };
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      removeAdapter();
+      removeParticipant();
+    },
+  };
+
+  /**
+   * A batch handler over several jobs: each job runs as its own job in the
+   * terminator, and all of them wait for the one handler call. A job stopped
+   * before it started (a pending kill, a shutdown) is settled and left out of
+   * the batch the handler sees. The handler's result goes to pg-boss as it is
+   * (so `perJobResults` works); pg-boss's settle skips the jobs jobterm
+   * already ended (cancelled, put back), and a job whose own token timed out
+   * is failed here.
+   */
+  async function runBatch<J extends PgBossJob, R, A extends unknown[]>(
+    jobs: J[],
+    fn: (jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>,
+    rest: A,
+    startedAt: number,
+  ): Promise<Awaited<R> | undefined> {
+    const started = jobs.map(() => makeDeferred<TerminationToken | undefined>());
+    const result = makeDeferred<{ value: Awaited<R> } | { error: unknown }>();
+    const shared = result.promise.then((settled) => {
+      if ('error' in settled) throw settled.error;
+      return settled.value;
+    });
+    // Each job's run rejects only through `shared`, whose handlers are attached by runJob.
+    shared.catch(() => {});
+    const runs = jobs.map((job, i) =>
+      run(
+        job,
+        (token) => {
+          started[i]!.resolve(token);
+          return shared;
+        },
+        jobs,
+        startedAt,
+        'timeouts',
+      ).finally(() => started[i]!.resolve(undefined)),
+    );
+    const tokens = await Promise.all(started.map((d) => d.promise));
+    const entered: Array<JobWithToken<J>> = [];
+    tokens.forEach((token, i) => {
+      if (token !== undefined) entered.push(withToken(jobs[i]!, token));
+    });
+    if (entered.length > 0) {
+      // Outside any one job's context: in a batch, `currentToken()` would be ambiguous.
+      Promise.resolve()
+        .then(() => fn(entered, ...rest))
+        .then(
+          (value) => result.resolve({ value: value as Awaited<R> }),
+          (error: unknown) => result.resolve({ error }),
+        );
+    }
+    await Promise.all(runs);
+    // Every job has settled. If the handler has not (each job was escalated),
+    // jobterm wrote every ending itself and pg-boss's settle has nothing to do.
+    if (!result.settled) return undefined;
+    return shared;
+  }
+}
+
+function checkJobs(jobs: unknown): asserts jobs is PgBossJob[] {
+  if (!Array.isArray(jobs)) throw expected('jobs', 'the array of jobs pg-boss passes to a handler', jobs);
+}
+
+function refOf(job: PgBossJob): JobRef {
+  return { queue: PG_BOSS_QUEUE, name: job.name, id: job.id };
+}
+
+/** The job as the handler sees it: pg-boss's fields, the token's signal, and the token. pg-boss keeps its own object. */
+function withToken<J extends PgBossJob>(job: J, token: TerminationToken): JobWithToken<J> {
+  return { ...job, signal: token.signal, token };
+}
+
+/**
+ * What the wrapper hands pg-boss for a batch of one. pg-boss settles from it:
+ * it completes with the value or fails with the error (its retry rules
+ * apply). A job jobterm cancelled or put back is no longer `active` under
+ * this attempt, so pg-boss's settle skips it; a timeout that did not save
+ * progress is thrown so pg-boss fails it.
+ */
+function answerForOne<T>(outcome: JobOutcome<T>): T | undefined {
+  switch (outcome.status) {
+    case 'completed':
+      return outcome.value;
+    case 'failed':
+      throw outcome.error;
+    case 'terminated':
+      return undefined;
+    case 'interrupted':
+      if (outcome.resumable) return undefined;
+      throw new JobTerminatedError(outcome.reason);
+  }
+}
+
+/** A `perJobResults` disposition; for a job jobterm already ended it is a no-op for pg-boss (not `active`). */
+function disposition(id: string, outcome: JobOutcome): PgBossJobResult {
+  switch (outcome.status) {
+    case 'completed':
+      return { id, status: 'completed', output: outcome.value };
+    case 'failed':
+      return { id, status: 'failed', output: errorOutput(outcome.error) };
+    case 'terminated':
+    case 'interrupted':
+      return { id, status: 'failed', output: terminationOutput(outcome.reason) };
+  }
+}
+
+/** Whether the workers on this queue were registered with `perJobResults` (pg-boss's public `getWipData()`). */
+function detectPerJobResults(boss: PgBossLike, name: string): boolean {
+  let found: boolean | undefined;
+  for (const worker of boss.getWipData()) {
+    if (worker.name !== name) continue;
+    const value = worker.options?.perJobResults === true;
+    if (found !== undefined && found !== value) {
+      throw new TypeError(
+        `jobterm: the workers on pg-boss queue "${name}" disagree on perJobResults; pass eachJob(fn, { perJobResults })`,
+      );
+    }
+    found = value;
+  }
+  return found ?? false;
+}

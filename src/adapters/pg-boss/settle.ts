@@ -1,0 +1,112 @@
+import type { Logger } from '../../core/logger.js';
+import type { JobOutcome } from '../../core/outcome.js';
+import type { TerminationReason } from '../../core/reason.js';
+import { notifyChannelSchema, putBackSql, recordCancelSql, terminationOutput, UNIQUE_VIOLATION } from './sql.js';
+import type { PgBossJob, PgBossLike } from './types.js';
+
+/**
+ * pg-boss settles a batch after the handler returns, fenced on the
+ * `retryCount` of the job objects it handed out (`state = 'active' AND
+ * id:retry_count` in pg-boss 12's attempt fence). A job jobterm put back keeps
+ * its `retry_count`, so its next claim carries the same attempt number, and
+ * pg-boss's settle of the old attempt would land on the new one if another
+ * worker claimed it in between. Moving the old object's `retryCount` to a
+ * value no row can hold (the largest int4, far past any `retryLimit`) makes
+ * that settle, the heartbeat and `stop()`'s fail match nothing.
+ */
+export const FENCED_OFF = 2_147_483_647;
+
+/**
+ * Who fails a job that jobterm decided failed (or timed out) for pg-boss:
+ * - `pg-boss`: the wrapper throws (one job) or returns a `failed` disposition
+ *   (`perJobResults`), and pg-boss fails it with its own retry rules;
+ * - `timeouts`: a batch handler's result settles the batch, so only a job
+ *   whose own token timed out needs failing here;
+ * - `jobterm`: per-job results without `perJobResults`: each failure here.
+ */
+export type FailureSettler = 'pg-boss' | 'timeouts' | 'jobterm';
+
+export interface SettleContext {
+  readonly boss: PgBossLike;
+  readonly schema: string;
+  readonly logger: Logger;
+}
+
+/** Writes one job's jobterm ending into pg-boss; awaited by `terminator.run()` before the job leaves `running()`. */
+export async function settleJob(
+  ctx: SettleContext,
+  job: PgBossJob,
+  outcome: JobOutcome,
+  failures: FailureSettler,
+): Promise<void> {
+  switch (outcome.status) {
+    case 'completed':
+      // pg-boss completes it with the handler's result.
+      return;
+    case 'terminated':
+      await cancelJob(ctx, job, outcome.reason);
+      return;
+    case 'interrupted':
+      if (outcome.resumable) await putBack(ctx, job, outcome.reason);
+      else if (failures !== 'pg-boss') await failJob(ctx, job, terminationOutput(outcome.reason));
+      return;
+    case 'failed':
+      if (failures === 'jobterm') await failJob(ctx, job, errorOutput(outcome.error));
+      return;
+  }
+}
+
+/**
+ * Ends the job for good through pg-boss's own `cancel()`: its tools show it
+ * cancelled, and pg-boss's settle of this attempt (and a late `complete` or
+ * `fail` from the handler) only touches `active` jobs, so it changes nothing.
+ * Not fenced to this attempt: a kill ends the job whatever attempt it is on.
+ */
+async function cancelJob(ctx: SettleContext, job: PgBossJob, reason: TerminationReason): Promise<void> {
+  await ctx.boss.cancel(job.name, job.id);
+  await ctx.boss
+    .getDb()
+    .executeSql(recordCancelSql(ctx.schema), [job.name, job.id, JSON.stringify(terminationOutput(reason))]);
+}
+
+/** Back in the queue without spending an attempt (see `putBackSql`); pg-boss's own settle is fenced off. */
+async function putBack(ctx: SettleContext, job: PgBossJob, reason: TerminationReason): Promise<void> {
+  const output = terminationOutput(reason);
+  try {
+    const { rows } = await ctx.boss
+      .getDb()
+      .executeSql(putBackSql(ctx.schema), [
+        job.name,
+        job.id,
+        job.retryCount,
+        JSON.stringify(output),
+        notifyChannelSchema(ctx.schema),
+      ]);
+    // No row: the job left this attempt already (pg-boss expired or failed
+    // it, someone cancelled it); whatever did that decided its state.
+    if (rows.length > 0) job.retryCount = FENCED_OFF;
+  } catch (error) {
+    if ((error as { code?: unknown })?.code !== UNIQUE_VIOLATION) throw error;
+    // A `short` or `stately` queue already holds a queued job with this
+    // singleton key, so this one cannot be queued beside it. pg-boss's own
+    // fail still retries it (after its retry delay), spending an attempt.
+    ctx.logger.warn(
+      'could not put the interrupted job back (its queue policy holds another queued job with its key); failing it so pg-boss retries it',
+      {
+        queue: job.name,
+        id: job.id,
+      },
+    );
+    await failJob(ctx, job, output);
+  }
+}
+
+/** pg-boss's own fail, fenced to this attempt: its retry rules apply. */
+async function failJob(ctx: SettleContext, job: PgBossJob, data: object): Promise<void> {
+  await ctx.boss.fail(job.name, { id: job.id, retryCount: job.retryCount }, data);
+}
+
+/** What pg-boss stores for a thrown value: it serializes objects (errors keep name, message, stack) and wraps the rest. */
+export function errorOutput(error: unknown): object {
+  return typeof error === 'object' && error !== null ? error : { value: error };
+}
