@@ -6,6 +6,8 @@ export { formatRef, type JobRef } from './core/job-ref.js';
 export type { Logger } from './core/logger.js';
 export { DEFAULTS, type TerminatorOptions } from './core/options.js';
 export type { JobOutcome, JobStatus, RunningJobInfo } from './core/outcome.js';
+export type { JsonValue, ProgressStore } from './core/progress.js';
+export { memoryProgressStore } from './core/progress.js';
 export type { TerminationKind, TerminationReason } from './core/reason.js';
 export type { ShutdownReport } from './core/shutdown-report.js';
 export type {
@@ -26,4 +28,5 @@ export {
   Terminator,
 } from './core/terminator.js';
 export type { TerminationToken } from './core/token.js';
+export { type CursorItem, type IterateOptions, type IterateSummary, iterate } from './iteration/index.js';
 export type { RunOptions } from './middleware/run-job.js';

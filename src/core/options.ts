@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { QueueAdapter } from './adapter.js';
 import { checkKnownKeys, expected } from './errors.js';
 import { type Logger, makeConsoleLogger } from './logger.js';
+import type { ProgressStore } from './progress.js';
 import type { KillStore } from './store.js';
 
 export interface TerminatorOptions {
@@ -28,6 +29,11 @@ export interface TerminatorOptions {
    * signal handling off when you turn this on. @default false
    */
   handleSignals?: boolean;
+  /**
+   * Where `iterate()` saves cursors. @default the store's own (`postgresStore()`
+   * has one), else none: `iterate()` then needs one passed to it.
+   */
+  progress?: ProgressStore;
   /** Queue adapters that answer for jobs not running here (usually added by the adapter itself). */
   adapters?: readonly QueueAdapter[];
   /** Names this process in the requests it resolves. @default `${hostname}:${pid}` */
@@ -38,6 +44,7 @@ export interface TerminatorOptions {
 
 export interface ResolvedTerminatorOptions {
   readonly store: KillStore | undefined;
+  readonly progress: ProgressStore | undefined;
   readonly shutdownTimeout: number;
   readonly killTimeout: number;
   readonly handleSignals: boolean;
@@ -61,6 +68,7 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
   if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
   checkKnownKeys('options', options, [
     'store',
+    'progress',
     'shutdownTimeout',
     'killTimeout',
     'handleSignals',
@@ -85,8 +93,13 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
   }
   const handleSignals = options.handleSignals ?? DEFAULTS.handleSignals;
   if (typeof handleSignals !== 'boolean') throw expected('handleSignals', 'a boolean', handleSignals);
+  const progress = options.progress ?? store?.progress;
+  if (progress !== undefined && (typeof progress !== 'object' || typeof progress.load !== 'function')) {
+    throw expected('progress', 'a ProgressStore with load, save and clear', progress);
+  }
   return {
     store,
+    progress,
     shutdownTimeout: milliseconds('shutdownTimeout', options.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
     killTimeout: milliseconds('killTimeout', options.killTimeout ?? DEFAULTS.killTimeout),
     handleSignals,

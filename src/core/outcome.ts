@@ -24,6 +24,8 @@ export type JobOutcome<T = unknown> =
       readonly reason: TerminationReason;
       readonly escalated: boolean;
       readonly resumable: boolean;
+      /** Put it back to run no sooner than this many ms from now (a throttled iteration); 0 or absent: at once. */
+      readonly retryDelay?: number;
     }
   | { readonly status: 'failed'; readonly error: unknown };
 

@@ -1,4 +1,5 @@
 import type { JobRef } from './job-ref.js';
+import type { ProgressStore } from './progress.js';
 import type { TerminationReason } from './reason.js';
 
 /** How a kill request ended, as recorded on it. */
@@ -44,6 +45,8 @@ export interface KillStoreListener {
  * `jobterm/postgres` is the built-in one.
  */
 export interface KillStore {
+  /** Where `iterate()` keeps cursors, when the store offers one (postgresStore() does). */
+  readonly progress?: ProgressStore;
   /** Starts delivering requests to this process: loads the pending ones, then listens and polls. */
   open(listener: KillStoreListener): Promise<void>;
   /**

@@ -313,6 +313,7 @@ export class Terminator {
     const value = {
       logger: this.options.logger,
       killTimeout: this.options.killTimeout,
+      progress: this.options.progress,
       register: (job: Parameters<Registry['add']>[0]) => this.registry.add(job),
       unregister: (job: Parameters<Registry['delete']>[0]) => this.registry.delete(job),
       pendingKill: (ref: JobRef) => {

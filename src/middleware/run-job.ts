@@ -1,9 +1,10 @@
-import { withToken } from '../core/context.js';
+import { withJob } from '../core/context.js';
 import { makeDeferred } from '../core/deferred.js';
 import type { TerminatorEvents } from '../core/events.js';
 import { type JobRef, refKey } from '../core/job-ref.js';
 import type { Logger } from '../core/logger.js';
 import type { JobOutcome, RunningJobInfo } from '../core/outcome.js';
+import type { ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
 import type { RegisteredJob } from '../core/registry.js';
 import { type TerminationToken, TokenSource } from '../core/token.js';
@@ -41,6 +42,7 @@ export interface RunOptions<T> {
 export interface JobHost {
   readonly logger: Logger;
   readonly killTimeout: number;
+  readonly progress: ProgressStore | undefined;
   register(job: RegisteredJob): void;
   unregister(job: RegisteredJob): void;
   /** A kill already requested for this job (from the store's memory: no round trip). */
@@ -60,11 +62,25 @@ export function markProgressSaved(token: TerminationToken): void {
   if (job !== undefined) job.progressSaved = true;
 }
 
+/**
+ * Terminates the job that holds `token` from inside it (`iterate()`'s
+ * `maxRuntime` and throttle), optionally asking to be put back only after
+ * `retryDelay` ms. Returns false when the token is not a running job's.
+ */
+export function interruptFromInside(token: TerminationToken, reason: TerminationReason, retryDelay?: number): boolean {
+  const job = progressMarks.get(token);
+  if (job === undefined) return false;
+  if (retryDelay !== undefined && retryDelay > 0) job.retryDelay = retryDelay;
+  job.terminate(reason, job.killTimeout);
+  return true;
+}
+
 class RunningJob<T> implements RegisteredJob {
   readonly key: string;
   readonly source: TokenSource;
   readonly startedAt = new Date();
   progressSaved = false;
+  retryDelay: number | undefined;
   private readonly ending = makeDeferred<JobOutcome<T>>();
   private readonly finished = makeDeferred<JobOutcome<T>>();
   private escalationTimer: NodeJS.Timeout | undefined;
@@ -78,6 +94,10 @@ class RunningJob<T> implements RegisteredJob {
     this.key = refKey(ref);
     this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
     progressMarks.set(this.source.token, this as RunningJob<unknown>);
+  }
+
+  get killTimeout(): number {
+    return this.host.killTimeout;
   }
 
   get info(): RunningJobInfo {
@@ -144,7 +164,9 @@ class RunningJob<T> implements RegisteredJob {
   fromReason(reason: TerminationReason, escalated: boolean): JobOutcome<T> {
     if (reason.kind === 'kill') return { status: 'terminated', reason, escalated };
     const resumable = reason.kind === 'shutdown' || this.progressSaved;
-    return { status: 'interrupted', reason, escalated, resumable };
+    return this.retryDelay === undefined
+      ? { status: 'interrupted', reason, escalated, resumable }
+      : { status: 'interrupted', reason, escalated, resumable, retryDelay: this.retryDelay };
   }
 
   finish(outcome: JobOutcome<T>): void {
@@ -208,7 +230,7 @@ export async function runJob<T>(
     } else {
       let result: T | PromiseLike<T>;
       try {
-        result = withToken(token, () => job(token));
+        result = withJob({ token, ref, progress: host.progress }, () => job(token));
       } catch (error) {
         result = Promise.reject(error);
       }

@@ -398,7 +398,7 @@ describe('terminate()', () => {
       { timeout: -1 },
       /Expected `timeout` to be a non-negative number of milliseconds, got -1/,
     ],
-  ])('rejects bad input %j %j with a TypeError that names it', async (badRef, options, message) => {
+  ])('rejects bad input (%#) with a TypeError that names it', async (badRef, options, message) => {
     const terminator = make();
     await expect(terminator.terminate(badRef as never, options as never)).rejects.toThrow(message);
     await expect(terminator.terminate(badRef as never, options as never)).rejects.toBeInstanceOf(TypeError);
@@ -415,7 +415,7 @@ describe('createTerminator() options', () => {
     [{ shutdownTimeout: '25s' }, 'Expected `shutdownTimeout` to be a non-negative number of milliseconds, got "25s"'],
     [{ handleSignals: 'yes' }, 'Expected `handleSignals` to be a boolean, got "yes"'],
     [{ store: {} }, 'Expected `store` to be a KillStore such as postgresStore(), got {}'],
-    [{ killTimout: 5 }, 'Unknown option `killTimout` in `options`: expected one of store, shutdownTimeout'],
+    [{ killTimout: 5 }, 'Unknown option `killTimout` in `options`: expected one of store, progress, shutdownTimeout'],
   ])('%j is refused', (options, message) => {
     expect(() => createTerminator(options as never)).toThrow(message);
   });

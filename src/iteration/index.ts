@@ -1,0 +1,1 @@
+export { type CursorItem, type IterateOptions, type IterateSummary, iterate } from './iterate.js';
