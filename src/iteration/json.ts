@@ -15,7 +15,7 @@ export function checkCursor(value: unknown, path = 'cursor', seen = new Set<obje
   if (Array.isArray(value)) {
     if (seen.has(value)) throw expected(path, 'a JSON value without cycles', 'a cycle');
     seen.add(value);
-    value.forEach((item, index) => checkCursor(item, `${path}[${index}]`, seen));
+    for (const [index, item] of value.entries()) checkCursor(item, `${path}[${index}]`, seen);
     seen.delete(value);
     return value as JsonValue;
   }

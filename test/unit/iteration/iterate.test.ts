@@ -8,7 +8,7 @@ const ref = { queue: 'test', id: 'backfill' };
 const rows = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 /** Keyset pagination over an in-memory "table": the items after `cursor`. */
-function* after(ids: number[], cursor: number | undefined) {
+function* rowsAfter(ids: number[], cursor: number | undefined) {
   for (const id of ids) if (cursor === undefined || id > cursor) yield { item: id, cursor: id };
 }
 
@@ -25,7 +25,7 @@ describe('iterate()', () => {
     const hooks: string[] = [];
     const outcome = await terminator.run(ref, () =>
       iterate({
-        source: (cursor: number | undefined) => after(rows(250), cursor),
+        source: (cursor: number | undefined) => rowsAfter(rows(250), cursor),
         each: (id) => {
           seen.push(id);
         },
@@ -44,7 +44,7 @@ describe('iterate()', () => {
     const seen: number[] = [];
     const first = terminator.run(ref, () =>
       iterate({
-        source: (cursor: number | undefined) => after(rows(1_000), cursor),
+        source: (cursor: number | undefined) => rowsAfter(rows(1_000), cursor),
         each: async (id) => {
           seen.push(id);
           if (id === 300) void terminator.shutdown({ timeout: 5_000 });
@@ -60,7 +60,7 @@ describe('iterate()', () => {
     const hooks: unknown[] = [];
     const resumed = await second.run(ref, () =>
       iterate({
-        source: (cursor: number | undefined) => after(rows(1_000), cursor),
+        source: (cursor: number | undefined) => rowsAfter(rows(1_000), cursor),
         each: (id) => {
           seen.push(id);
         },
@@ -80,7 +80,7 @@ describe('iterate()', () => {
       runs++;
       const outcome = await terminator.run(ref, () =>
         iterate({
-          source: (cursor: number | undefined) => after(rows(60), cursor),
+          source: (cursor: number | undefined) => rowsAfter(rows(60), cursor),
           each: async (id) => {
             seen.push(id);
             await new Promise((resolve) => setTimeout(resolve, 2));
@@ -102,7 +102,7 @@ describe('iterate()', () => {
     const interrupts: unknown[] = [];
     const outcome = await terminator.run(ref, () =>
       iterate({
-        source: (cursor: number | undefined) => after(rows(100), cursor),
+        source: (cursor: number | undefined) => rowsAfter(rows(100), cursor),
         each: async (id) => {
           if (id === 40) await terminator.terminate(ref, { reason: 'bad batch' });
         },
@@ -118,7 +118,7 @@ describe('iterate()', () => {
     const { progress, terminator } = setup();
     const failed = await terminator.run(ref, () =>
       iterate({
-        source: (cursor: number | undefined) => after(rows(100), cursor),
+        source: (cursor: number | undefined) => rowsAfter(rows(100), cursor),
         each: (id) => {
           if (id === 57) throw new Error('row 57 is broken');
         },
@@ -133,7 +133,7 @@ describe('iterate()', () => {
     const { terminator } = setup();
     const outcome = await terminator.run(ref, () =>
       iterate({
-        source: (cursor: number | undefined) => after(rows(100), cursor),
+        source: (cursor: number | undefined) => rowsAfter(rows(100), cursor),
         each: () => {},
         throttle: { when: () => true, delay: 1_500 },
       }),
