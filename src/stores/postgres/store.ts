@@ -159,7 +159,9 @@ export class PostgresStore implements KillStore {
     checkName('requestedBy', requestedBy, true);
     const expiresAt = input.expiresAt ?? new Date(Date.now() + this.options.requestTtl);
     if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now()) {
-      throw expected('expiresAt', 'a Date in the future', expiresAt);
+      // core's expected() formats a Date with toISOString(), which throws on an invalid one.
+      const got = expiresAt instanceof Date && Number.isNaN(expiresAt.getTime()) ? 'an invalid Date' : expiresAt;
+      throw expected('expiresAt', 'a Date in the future', got);
     }
     this.assertOpen();
     await this.ready();
