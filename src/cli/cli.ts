@@ -1,0 +1,34 @@
+import { migrateCommand } from './commands/migrate.js';
+import { requestsCommand } from './commands/requests.js';
+import { terminateCommand } from './commands/terminate.js';
+import { type Command, EXIT, type Io } from './common.js';
+
+const COMMANDS: readonly Command[] = [migrateCommand, terminateCommand, requestsCommand];
+
+const HELP = `Usage: jobterm <command> [options]
+
+Commands:
+${COMMANDS.map((command) => `  ${command.name.padEnd(11)} ${command.summary}`).join('\n')}
+
+Run 'jobterm <command> --help' for a command's options.
+Every command takes --database-url (default: $DATABASE_URL).`;
+
+/** Runs one command line and returns the exit code; never throws. */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.stderr(`jobterm: no command given (see 'jobterm --help')`);
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = COMMANDS.find((command) => command.name === rest[0]);
+    io.stdout(topic?.help ?? HELP);
+    return EXIT.ok;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (command === undefined) {
+    io.stderr(`jobterm: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+    return EXIT.usage;
+  }
+  return command.run([...rest], io);
+}
