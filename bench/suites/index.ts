@@ -1,4 +1,6 @@
 import type { BenchSuite } from '../lib/types.js';
+import { escalationSuite } from './escalation.js';
+import { iterateSuite } from './iterate.js';
 
 /** Every suite `npm run bench` runs, in order. Add new ones here. */
-export const suites: BenchSuite[] = [];
+export const suites: BenchSuite[] = [iterateSuite, escalationSuite];

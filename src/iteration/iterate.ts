@@ -111,7 +111,11 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
   else await options.onResume?.(resumedFrom);
 
   try {
-    for await (const next of settings.source(resumedFrom)) {
+    const items = settings.source(resumedFrom);
+    // A sync source is walked without `for await`, which would add a
+    // microtask per item; `each` is awaited only when it returns a promise.
+    const syncItems = Symbol.asyncIterator in items ? undefined : (items as Iterable<CursorItem<T, C>>);
+    const step = async (next: CursorItem<T, C>) => {
       if (token.isTerminating()) await stop(token.reason!);
       if (settings.maxRuntime !== undefined && Date.now() - started >= settings.maxRuntime) {
         interruptFromInside(
@@ -128,14 +132,37 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
         );
         await stop(token.reason!);
       }
+    };
+    const needsStep = () =>
+      token.isTerminating() ||
+      settings.throttle !== undefined ||
+      (settings.maxRuntime !== undefined && Date.now() - started >= settings.maxRuntime);
+    const handle = (next: CursorItem<T, C>): unknown => {
       if (next === null || typeof next !== 'object' || !('cursor' in next)) {
         throw expected('source item', 'an object `{ item, cursor }`', next);
       }
-      await settings.each(next.item, { cursor: next.cursor, index: processed, token });
+      return settings.each(next.item, { cursor: next.cursor, index: processed, token });
+    };
+    /** Records a finished item; true when it is time to save. */
+    const advance = (next: CursorItem<T, C>): boolean => {
       cursor = next.cursor;
       processed++;
       unsaved++;
-      if (unsaved >= settings.saveItems || Date.now() - lastSave >= settings.saveMs) await save();
+      return unsaved >= settings.saveItems || Date.now() - lastSave >= settings.saveMs;
+    };
+    if (syncItems !== undefined) {
+      for (const next of syncItems) {
+        if (needsStep()) await step(next);
+        const result = handle(next);
+        if (isThenable(result)) await result;
+        if (advance(next)) await save();
+      }
+    } else {
+      for await (const next of items as AsyncIterable<CursorItem<T, C>>) {
+        if (needsStep()) await step(next);
+        await handle(next);
+        if (advance(next)) await save();
+      }
     }
   } catch (error) {
     // Keep what was done: a failed item's retry, or a termination that
@@ -151,6 +178,10 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
   const summary: IterateSummary<C> = { processed, resumedFrom, cursor };
   await options.onComplete?.(summary);
   return summary;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function jobError(token: TerminationToken): Error {
