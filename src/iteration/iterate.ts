@@ -115,7 +115,7 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
     // A sync source is walked without `for await`, which would add a
     // microtask per item; `each` is awaited only when it returns a promise.
     const syncItems = Symbol.asyncIterator in items ? undefined : (items as Iterable<CursorItem<T, C>>);
-    const step = async (next: CursorItem<T, C>) => {
+    const checkBetweenItems = async () => {
       if (token.isTerminating()) await stop(token.reason!);
       if (settings.maxRuntime !== undefined && Date.now() - started >= settings.maxRuntime) {
         interruptFromInside(
@@ -152,14 +152,14 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
     };
     if (syncItems !== undefined) {
       for (const next of syncItems) {
-        if (needsStep()) await step(next);
+        if (needsStep()) await checkBetweenItems();
         const result = handle(next);
         if (isThenable(result)) await result;
         if (advance(next)) await save();
       }
     } else {
       for await (const next of items as AsyncIterable<CursorItem<T, C>>) {
-        if (needsStep()) await step(next);
+        if (needsStep()) await checkBetweenItems();
         await handle(next);
         if (advance(next)) await save();
       }
