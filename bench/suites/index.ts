@@ -1,6 +1,7 @@
 import type { BenchSuite } from '../lib/types.js';
 import { escalationSuite } from './escalation.js';
 import { iterateSuite } from './iterate.js';
+import { killDelivery } from './kill-delivery.js';
 
 /** Every suite `npm run bench` runs, in order. Add new ones here. */
-export const suites: BenchSuite[] = [iterateSuite, escalationSuite];
+export const suites: BenchSuite[] = [iterateSuite, escalationSuite, killDelivery];
