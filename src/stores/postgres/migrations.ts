@@ -44,9 +44,8 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK ((status = 'resolved') = (outcome IS NOT NULL))
       );
       -- At most one open request per job: two requesters at once get the same row (ON CONFLICT on this index).
+      -- Being partial, it is also what workers scan to load the open requests (start, poll, resync).
       CREATE UNIQUE INDEX kill_requests_open_job ON ${t} (queue, queue_name, job_id) WHERE status <> 'resolved';
-      -- Workers load the open requests at start, after a reconnect and on every poll.
-      CREATE INDEX kill_requests_open ON ${t} (expires_at) WHERE status <> 'resolved';
       -- prune() deletes by expiry; \`jobterm requests\` lists newest first.
       CREATE INDEX kill_requests_expires_at ON ${t} (expires_at);
       CREATE INDEX kill_requests_requested_at ON ${t} (requested_at DESC);

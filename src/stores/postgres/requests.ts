@@ -8,6 +8,11 @@ export interface Queryable {
   query<R extends object>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
+/** A client that can run a named prepared statement. */
+export interface PreparingQueryable {
+  query<R extends object>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }>;
+}
+
 /** A kill request as stored, with the bookkeeping `jobterm requests` shows. */
 export interface StoredKillRequest extends KillRequest {
   readonly deliveredBy?: string;
@@ -37,62 +42,82 @@ interface Row {
 const COLUMNS = `id, queue, queue_name, job_id, reason_message, requested_by, requested_at, expires_at, status,
   delivered_by, delivered_at, outcome, resolved_by, resolved_at, (status <> 'resolved' AND expires_at <= now()) AS expired`;
 
-/** Unresolved and not expired: what workers apply. Matches the partial index `kill_requests_open`. */
+/** Unresolved and not expired: what workers apply. Implies the predicate of the partial index `kill_requests_open_job`. */
 const OPEN = `status <> 'resolved' AND expires_at > now()`;
 
-/** Columns a new request replaces on an expired one for the same job (see insertRequest). */
-const REPLACED = [
-  'id',
-  'reason_message',
-  'requested_by',
-  'requested_at',
-  'expires_at',
-  'status',
-  'delivered_by',
-  'delivered_at',
-] as const;
-
 /**
- * Stores a request and announces it, in one statement (one round trip, one
- * implicit transaction, and the NOTIFY is sent only if the row commits).
+ * Stores a request and announces it. The usual case is one statement (one
+ * round trip, one implicit transaction, and the NOTIFY goes out only if the
+ * row commits), kept simple because planning it is on the latency path of
+ * every `terminate()`.
+ *
  * A job that already has an open request keeps it: the caller gets that row
- * back, and its id differs from the one proposed. An expired request for the
- * job no longer counts: the new one takes its row (the unique index allows
- * one unresolved row per job, and an index predicate cannot mention now()).
- * Two requesters at once: the second waits on the first's row lock, then
- * takes the DO UPDATE branch and returns the first one's request.
+ * back (its id differs from the one proposed). An expired request for the job
+ * no longer counts: the new one takes its row (the unique index allows one
+ * unresolved row per job, and an index predicate cannot mention now()). Two
+ * requesters at once: the second's INSERT waits on the first's index entry,
+ * then conflicts and takes the first's row. If that row is resolved in
+ * between, the INSERT is tried again.
  */
 export async function insertRequest(
   db: Queryable,
   names: SchemaNames,
   input: { id: string; ref: JobRef; message: string; requestedBy: string | undefined; expiresAt: Date },
 ): Promise<StoredKillRequest> {
-  const set = REPLACED.map(
-    (column) => `${column} = CASE WHEN r.expires_at <= now() THEN EXCLUDED.${column} ELSE r.${column} END`,
-  ).join(',\n        ');
-  const { rows } = await db.query<Row>(
-    `WITH req AS (
-      INSERT INTO ${names.requests} AS r (id, queue, queue_name, job_id, reason_message, requested_by, expires_at)
+  const values = [
+    input.id,
+    input.ref.queue,
+    input.ref.name ?? '',
+    input.ref.id,
+    input.message,
+    input.requestedBy ?? null,
+    input.expiresAt,
+    names.requestChannel,
+  ];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    // Only what the server decides comes back; the rest is known here (parsing a full row costs on this path).
+    const inserted = await db.query<{ requested_at: Date }>(
+      `INSERT INTO ${names.requests} (id, queue, queue_name, job_id, reason_message, requested_by, expires_at)
       VALUES ($1, $2, $3, $4, $5, $6, $7)
-      ON CONFLICT (queue, queue_name, job_id) WHERE status <> 'resolved' DO UPDATE SET
-        ${set}
-      RETURNING *
-    )
-    SELECT ${COLUMNS}, pg_notify($8, req.id::text)::text AS notified FROM req`,
-    [
-      input.id,
-      input.ref.queue,
-      input.ref.name ?? '',
-      input.ref.id,
-      input.message,
-      input.requestedBy ?? null,
-      input.expiresAt,
-      names.requestChannel,
-    ],
-  );
-  const row = rows[0];
-  if (row === undefined) throw new Error('jobterm: inserting a kill request returned no row');
-  return fromRow(row);
+      ON CONFLICT (queue, queue_name, job_id) WHERE status <> 'resolved' DO NOTHING
+      RETURNING requested_at, pg_notify($8, id::text)::text AS notified`,
+      values,
+    );
+    const created = inserted.rows[0];
+    if (created !== undefined) {
+      return {
+        id: input.id,
+        ref: input.ref,
+        reason: makeReason('kill', input.message, {
+          requestId: input.id,
+          requestedAt: created.requested_at,
+          ...(input.requestedBy === undefined ? {} : { requestedBy: input.requestedBy }),
+        }),
+        expiresAt: input.expiresAt,
+        status: 'pending',
+        expired: false,
+      };
+    }
+    // The job has an unresolved request: take over an expired one, or return the open one, announced
+    // again (delivery is idempotent, and a worker that missed it gets another chance).
+    const existing = await db.query<Row>(
+      `WITH expired AS (
+        UPDATE ${names.requests} SET id = $1, reason_message = $5, requested_by = $6, requested_at = now(),
+          expires_at = $7, status = 'pending', delivered_by = NULL, delivered_at = NULL
+        WHERE queue = $2 AND queue_name = $3 AND job_id = $4 AND status <> 'resolved' AND expires_at <= now()
+        RETURNING *
+      ), req AS (
+        SELECT * FROM expired
+        UNION ALL
+        SELECT * FROM ${names.requests}
+        WHERE queue = $2 AND queue_name = $3 AND job_id = $4 AND status <> 'resolved' AND expires_at > now()
+      )
+      SELECT ${COLUMNS}, pg_notify($8, req.id::text)::text AS notified FROM req`,
+      values,
+    );
+    if (existing.rows[0] !== undefined) return fromRow(existing.rows[0]);
+  }
+  throw new Error('jobterm: could not store the kill request: the open request for the job kept changing');
 }
 
 /** Every open request: the workers' full load (start, poll, resync). */
@@ -101,13 +126,22 @@ export async function selectOpen(db: Queryable, names: SchemaNames): Promise<Sto
   return rows.map(fromRow);
 }
 
-/** The requests with these ids, whatever their state (the ids come from NOTIFY payloads). */
+/**
+ * The requests with these ids, whatever their state (the ids come from NOTIFY
+ * payloads). With `prepared`, a named prepared statement: only for the
+ * dedicated LISTEN connection, where it saves planning on every delivery;
+ * pool connections may sit behind a transaction-mode pooler that cannot keep one.
+ */
 export async function selectByIds(
-  db: Queryable,
+  db: Queryable | PreparingQueryable,
   names: SchemaNames,
   ids: readonly string[],
+  prepared = false,
 ): Promise<StoredKillRequest[]> {
-  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM ${names.requests} WHERE id = ANY($1::uuid[])`, [ids]);
+  const text = `SELECT ${COLUMNS} FROM ${names.requests} WHERE id = ANY($1::uuid[])`;
+  const { rows } = prepared
+    ? await (db as PreparingQueryable).query<Row>({ name: `jobterm_lookup_${names.hash}`, text, values: [ids] })
+    : await (db as Queryable).query<Row>(text, [ids]);
   return rows.map(fromRow);
 }
 

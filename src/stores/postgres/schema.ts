@@ -14,6 +14,8 @@ export interface SchemaNames {
   readonly requests: string;
   /** `"jobterm"."migrations"` */
   readonly migrations: string;
+  /** Short and unique per schema, for names PostgreSQL limits to 63 bytes (prepared statements). */
+  readonly hash: string;
   /** NOTIFY channel announcing a new (or repeated) request; the payload is its id. */
   readonly requestChannel: string;
   /** NOTIFY channel announcing a resolved request; the payload is its id. */
@@ -36,6 +38,7 @@ export function schemaNames(schema: string): SchemaNames {
     quotedSchema,
     requests: `${quotedSchema}.${quoteIdentifier('kill_requests')}`,
     migrations: `${quotedSchema}.${quoteIdentifier('migrations')}`,
+    hash: shortHash(schema),
     requestChannel: channelName(schema, 'kill_request'),
     resolvedChannel: channelName(schema, 'kill_resolved'),
   };
@@ -54,6 +57,10 @@ export function quoteIdentifier(name: string): string {
 export function channelName(schema: string, suffix: string): string {
   const full = `${schema}:${suffix}`;
   if (full.length <= 63) return full;
-  const hash = createHash('sha256').update(schema).digest('hex').slice(0, 8);
+  const hash = shortHash(schema);
   return `${schema.slice(0, 63 - suffix.length - hash.length - 2)}~${hash}:${suffix}`;
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
 }

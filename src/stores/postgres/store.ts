@@ -349,7 +349,12 @@ export class PostgresStore implements KillStore {
     let rows: StoredKillRequest[];
     try {
       // On the LISTEN connection when it is up: no pool checkout, and the user's pool may be busy.
-      rows = await this.db(() => selectByIds(this.listener.connection ?? this.pool, this.names, ids));
+      const connection = this.listener.connection;
+      rows = await this.db(() =>
+        connection === undefined
+          ? selectByIds(this.pool, this.names, ids)
+          : selectByIds(connection, this.names, ids, true),
+      );
     } catch (error) {
       // Polling picks up what this lookup missed.
       this.options.logger.debug('lookup after NOTIFY failed', { error });

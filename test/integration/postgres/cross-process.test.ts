@@ -136,7 +136,8 @@ describe('kill requests across OS processes (PostgreSQL store)', () => {
       let after: { pid: number; query: string } | undefined;
       for (const deadline = Date.now() + 20_000; after === undefined && Date.now() < deadline; ) {
         await new Promise((resolve) => setTimeout(resolve, 200));
-        after = (await listeners()).find((l) => l.pid !== before!.pid);
+        // A new session shows up before its LISTEN runs: wait for the LISTEN itself.
+        after = (await listeners()).find((l) => l.pid !== before!.pid && /^LISTEN /.test(l.query));
       }
       expect(after?.query).toMatch(/^LISTEN /);
 

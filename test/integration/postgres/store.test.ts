@@ -65,7 +65,6 @@ describe('postgresStore', () => {
       );
       expect(indexes.map((i) => i.indexname)).toEqual([
         'kill_requests_expires_at',
-        'kill_requests_open',
         'kill_requests_open_job',
         'kill_requests_pkey',
         'kill_requests_requested_at',

@@ -63,6 +63,7 @@ describe('schema names', () => {
       quotedSchema: '"jobterm"',
       requests: '"jobterm"."kill_requests"',
       migrations: '"jobterm"."migrations"',
+      hash: expect.stringMatching(/^[0-9a-f]{8}$/),
       requestChannel: 'jobterm:kill_request',
       resolvedChannel: 'jobterm:kill_resolved',
     });
