@@ -1,0 +1,109 @@
+import type { WorkerPool } from 'graphile-worker';
+import type { Terminator } from '../../core/terminator.js';
+import type { GraphileSql } from './sql.js';
+
+/**
+ * One graphile-worker pool joined to a terminator's shutdown. When a
+ * shutdown starts, the pool stops fetching (graphile's own
+ * `gracefulShutdown()`, which also returns its local queue's unstarted jobs);
+ * the shutdown then waits for that graceful shutdown, which flushes graphile's
+ * batched complete/fail writes, so no row is left locked when the process
+ * exits. Forgotten when the pool ends.
+ */
+export class PoolLink {
+  /** The statements for the pool's schema, set when its first worker starts. */
+  sql: GraphileSql | undefined;
+  /** Removes the adapter the plugin registered for this pool. */
+  removeAdapter: (() => void) | undefined;
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
+  private graceful: Promise<void> | undefined;
+  private stoppedByJobterm = false;
+  private readonly removeParticipant: () => void;
+
+  constructor(
+    readonly pool: WorkerPool,
+    terminator: Terminator,
+    onForget: (link: PoolLink) => void,
+  ) {
+    this.removeParticipant = terminator.addShutdownParticipant({
+      beforeJobs: () => this.stopFetching('jobterm: worker shutting down'),
+      afterJobs: () => this.graceful,
+    });
+    const forget = () => {
+      this.removeParticipant();
+      this.removeAdapter?.();
+      this.removeAdapter = undefined;
+      onForget(this);
+    };
+    pool.promise.then(forget, forget);
+  }
+
+  /**
+   * False once graphile deactivated the pool: no new job can be claimed by
+   * it, so an interrupted job can be unlocked at once without this pool
+   * claiming it again before graphile's own fail write (graphile-worker 0.18
+   * sets `_active = false` synchronously at the start of a shutdown).
+   */
+  get fetching(): boolean {
+    return this.pool._active;
+  }
+
+  /** A `runOnce()` pool: it shuts down by itself once the queue is empty, which is no reason to stop the process. */
+  get oneTime(): boolean {
+    return this.pool.id.startsWith('otpool-');
+  }
+
+  /** Whether the pool's shutdown was started by jobterm (not by `runner.stop()` or graphile itself). */
+  get stoppingByJobterm(): boolean {
+    return this.stoppedByJobterm;
+  }
+
+  stopFetching(message: string): void {
+    if (this.pool._shuttingDown || this.pool._forcefulShuttingDown) return;
+    this.stoppedByJobterm = true;
+    this.watchGraceful(this.pool.gracefulShutdown(message));
+  }
+
+  /**
+   * Keeps graphile's graceful shutdown for `afterJobs`. Its errors are
+   * graphile's to report (it logs them and rejects the pool's promise); a
+   * shutdown only needs to know it is over.
+   */
+  watchGraceful(graceful: unknown): void {
+    this.graceful ??= Promise.resolve(graceful).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Counts a job run by this pool; call the returned function (safe twice) when its task returns to graphile. */
+  jobStarted(): () => void {
+    this.running++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.running--;
+      if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    };
+  }
+
+  /** Resolves when no job of this pool is inside jobterm's wrapper, or after `timeout` ms. */
+  idle(timeout: number): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const index = this.idleWaiters.indexOf(wake);
+        if (index !== -1) this.idleWaiters.splice(index, 1);
+        resolve();
+      }, timeout);
+      timer.unref();
+      this.idleWaiters.push(wake);
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import type { Job, WithPgClient } from 'graphile-worker';
+import type { JobOutcome } from '../../core/outcome.js';
+import { describeReason } from '../../core/reason.js';
+import type { GraphileSql } from './sql.js';
+
+/** Which write jobterm made for a job's ending, so the task can tell graphile the same story. */
+export type Written = 'none' | 'ended' | 'put_back' | 'refunded' | 'completed' | 'failed';
+
+export interface SettleTarget {
+  readonly sql: GraphileSql;
+  readonly withPgClient: WithPgClient;
+  readonly job: Job;
+  /** graphile's `locked_by`: the id of the pool that claimed the job. */
+  readonly poolId: string;
+  /** True once that pool stopped fetching jobs (known only under the plugin). */
+  readonly poolStopped: () => boolean;
+}
+
+/**
+ * Writes jobterm's decision into graphile's tables before the task returns to
+ * graphile. graphile's own write follows (the task returns or throws): its
+ * fail write is `... where locked_by = <pool>`, so it finds nothing once
+ * jobterm unlocked the job, and after `refunded` it only unlocks
+ * (graphile-worker 0.18, `sql/failJobs.ts`; the batched variant has the same
+ * condition).
+ *
+ * - `terminated` (kill): ended for good, `attempts = max_attempts`, never retried.
+ * - `interrupted` and resumable (shutdown, or an iteration that saved its
+ *   cursor): back in the queue at once (or after its `retryDelay`) with its
+ *   attempt refunded, when the pool no longer fetches; otherwise only the
+ *   attempt is refunded and graphile's fail write unlocks it (adding its
+ *   retry delay), so the pool cannot claim it again before that write lands
+ *   and have it undone.
+ * - `completed`, `failed`, and a `timeout` that is not resumable: graphile's
+ *   own write, its retry rules included. While the pool shuts down, jobterm
+ *   makes that same write itself and awaits it: graphile fires it without
+ *   awaiting it (`worker.ts`), so a process that exits when the shutdown ends
+ *   could cut it and leave the job locked for 4 hours.
+ */
+export async function writeOutcome(outcome: JobOutcome, target: SettleTarget): Promise<Written> {
+  const { sql, job, poolId } = target;
+  const id = String(job.id);
+  switch (outcome.status) {
+    case 'terminated':
+      await run(target, sql.endForGood, [id, describeReason(outcome.reason), poolId]);
+      return 'ended';
+    case 'interrupted':
+      if (outcome.resumable) {
+        const delay = Math.round(outcome.retryDelay ?? 0);
+        if (target.poolStopped()) {
+          await run(target, sql.putBack, [id, describeReason(outcome.reason), poolId, delay]);
+          return 'put_back';
+        }
+        await run(target, sql.refundAttempt, [id, poolId, delay]);
+        return 'refunded';
+      }
+      return failAsGraphile(target, describeReason(outcome.reason), null);
+    case 'failed':
+      return failAsGraphile(target, graphileMessage(outcome.error), null);
+    case 'completed':
+      return completeAsGraphile(target, outcome.value);
+  }
+}
+
+async function completeAsGraphile(target: SettleTarget, value: unknown): Promise<Written> {
+  if (!target.poolStopped()) return 'none';
+  const { job } = target;
+  // A batch job (array payload) may return one promise per entry; graphile
+  // fails the job with only the rejected entries left (worker.ts, 0.18).
+  if (Array.isArray(job.payload) && Array.isArray(value) && value.length === job.payload.length) {
+    const results = await Promise.allSettled(value);
+    const failed: unknown[] = [];
+    const errors: unknown[] = [];
+    results.forEach((result, index) => {
+      if (result.status === 'rejected') {
+        failed.push((job.payload as unknown[])[index]);
+        errors.push(result.reason);
+      }
+    });
+    if (failed.length > 0) {
+      const message = `Batch failures:\n${errors.map((e) => (e as { message?: string })?.message ?? String(e)).join('\n')}`;
+      return failAsGraphile(target, message, failed);
+    }
+  }
+  await run(target, target.sql.complete, [String(job.id), target.poolId]);
+  return 'completed';
+}
+
+async function failAsGraphile(target: SettleTarget, message: string, payload: unknown[] | null): Promise<Written> {
+  if (!target.poolStopped()) return 'none';
+  const values = [String(target.job.id), message, target.poolId, payload === null ? null : JSON.stringify(payload)];
+  await run(target, target.sql.fail, values);
+  return 'failed';
+}
+
+/** The `last_error` graphile writes for a thrown value (its `coerceError`, then message or string). */
+function graphileMessage(error: unknown): string {
+  const coerced =
+    error instanceof Error
+      ? error
+      : new Error(
+          typeof error === 'object' && error !== null && 'message' in error
+            ? String(error.message)
+            : 'An error occurred',
+        );
+  return coerced.message || String(coerced) || 'Non error or error without message thrown.';
+}
+
+function run(target: SettleTarget, text: string, values: unknown[]): Promise<unknown> {
+  // Plain withPgClient, not withRetries: its retries back off for minutes,
+  // and a shutdown must not wait that long; a failed write is reported as a
+  // `settle` error and graphile's own write then applies.
+  return target.withPgClient((client) => client.query(text, values));
+}

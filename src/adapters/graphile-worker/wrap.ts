@@ -1,0 +1,131 @@
+import type { Job, Task, TaskList } from 'graphile-worker';
+import { expected, JobTerminatedError } from '../../core/errors.js';
+import type { JobOutcome } from '../../core/outcome.js';
+import type { RunOptions } from '../../middleware/run-job.js';
+import { makeJobtermHelpers } from './helpers.js';
+import { type ResolvedGraphileOptions, resolveGraphileOptions, type WrapTaskListOptions } from './options.js';
+import type { PoolLink } from './pool-link.js';
+import { GRAPHILE_WORKER_QUEUE } from './ref.js';
+import { type Written, writeOutcome } from './settle.js';
+import { checkSchema, defaultSchema, type GraphileSql, graphileSql } from './sql.js';
+
+/** Marks a wrapped task and keeps the original; a registered symbol, so two copies of jobterm agree. */
+const ORIGINAL = Symbol.for('jobterm.graphile-worker.original');
+
+/** What wrapped tasks share: the plugin's or `wrapTaskList()`'s. */
+export interface WrapContext extends ResolvedGraphileOptions {
+  /** Statements for jobs whose pool jobterm does not know (`wrapTaskList()`). */
+  readonly sql: GraphileSql;
+  /** The pool that claimed a job, by graphile's `locked_by`; only the plugin knows pools. */
+  readonly poolFor?: (poolId: string) => PoolLink | undefined;
+}
+
+const SHUTDOWN_MESSAGE = 'graphile-worker is shutting down';
+
+/** The task jobterm runs in place of `task`: same payload and helpers, plus a termination token. */
+export function wrapTaskWith(taskIdentifier: string, task: Task, context: WrapContext): Task {
+  if (originalOf(task) !== undefined) return task;
+  const maxRuntime = context.maxRuntimeFor(taskIdentifier);
+  const { terminator } = context;
+  const jobtermTask: Task = async function jobtermTask(payload, helpers) {
+    const job = helpers.job;
+    const poolId = job.locked_by ?? '';
+    const link = context.poolFor?.(poolId);
+    const done = link?.jobStarted();
+    let written: Written = 'none';
+    try {
+      const options: RunOptions<unknown> = {
+        // graphile's one pool-wide signal fires gracefulShutdownAbortTimeout
+        // after its own graceful shutdown starts: a shutdown for this job.
+        forward: helpers.abortSignal
+          ? [{ signal: helpers.abortSignal, kind: 'shutdown', message: SHUTDOWN_MESSAGE }]
+          : [],
+        settle: async (outcome) => {
+          written = await writeOutcome(outcome, {
+            sql: link?.sql ?? context.sql,
+            withPgClient: helpers.withPgClient,
+            job,
+            poolId,
+            // Without the plugin the pool is unknown, but graphile aborts its
+            // signal only after its graceful shutdown deactivated the pool.
+            poolStopped: () => (link === undefined ? helpers.abortSignal?.aborted === true : !link.fetching),
+          });
+        },
+        ...(maxRuntime === undefined ? {} : { maxRuntime }),
+      };
+      const outcome = await terminator.run(
+        { queue: GRAPHILE_WORKER_QUEUE, id: String(job.id) },
+        (token) => {
+          helpers.jobterm = makeJobtermHelpers(token);
+          return task(payload, helpers);
+        },
+        options,
+      );
+      return endAsGraphileExpects(outcome, job, written) as ReturnType<Task>;
+    } finally {
+      done?.();
+    }
+  };
+  Object.defineProperty(jobtermTask, ORIGINAL, { value: task });
+  return jobtermTask;
+}
+
+/**
+ * Returns or throws so that graphile records what jobterm decided. After a
+ * kill or a refunded interruption, graphile's in-memory job is brought in
+ * line with the row, so its `job:failed` event and its log line ("attempt N
+ * of M") tell the truth.
+ */
+function endAsGraphileExpects(outcome: JobOutcome, job: Job, written: Written): unknown {
+  switch (outcome.status) {
+    case 'completed':
+      return outcome.value;
+    case 'failed':
+      throw outcome.error;
+    case 'terminated':
+      if (written === 'ended') job.attempts = job.max_attempts;
+      throw new JobTerminatedError(outcome.reason);
+    case 'interrupted':
+      if (written === 'put_back' || written === 'refunded') job.attempts = Math.max(0, job.attempts - 1);
+      throw new JobTerminatedError(outcome.reason);
+  }
+}
+
+/** The task a wrapped task runs, or undefined for a task jobterm did not wrap. */
+export function originalOf(task: unknown): Task | undefined {
+  return typeof task === 'function'
+    ? ((task as unknown as Record<symbol, Task | undefined>)[ORIGINAL] ?? undefined)
+    : undefined;
+}
+
+const WRAP_OPTION_KEYS = ['terminator', 'maxRuntime', 'schema'] as const;
+
+function wrapContext(options: WrapTaskListOptions): WrapContext {
+  const resolved = resolveGraphileOptions(options, WRAP_OPTION_KEYS);
+  return { ...resolved, sql: graphileSql(checkSchema(options.schema ?? defaultSchema())) };
+}
+
+/**
+ * A copy of a hand-built task list with every task wrapped: each job gets a
+ * termination token (`helpers.jobterm.token`, `currentToken()`) and ends in
+ * graphile's tables as jobterm decided. Pass the result as `taskList`.
+ * Shutdown integration (stop fetching, put jobs back at once) needs the
+ * plugin: add `makeJobtermPreset()` too, or call `terminator.shutdown()`
+ * before `runner.stop()`.
+ */
+export function wrapTaskList<T extends TaskList>(tasks: T, options: WrapTaskListOptions): T {
+  if (typeof tasks !== 'object' || tasks === null) throw expected('tasks', 'a graphile-worker task list', tasks);
+  const context = wrapContext(options);
+  const wrapped: Record<string, Task> = {};
+  for (const [identifier, task] of Object.entries(tasks)) {
+    if (typeof task !== 'function') throw expected(`tasks.${identifier}`, 'a task function', task);
+    wrapped[identifier] = wrapTaskWith(identifier, task as Task, context);
+  }
+  return wrapped as T;
+}
+
+/** One task wrapped as `wrapTaskList()` does; `taskIdentifier` selects its `maxRuntime`. */
+export function wrapTask(taskIdentifier: string, task: Task, options: WrapTaskListOptions): Task {
+  if (typeof task !== 'function') throw expected('task', 'a task function', task);
+  return wrapTaskWith(taskIdentifier, task, wrapContext(options));
+}
