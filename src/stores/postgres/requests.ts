@@ -145,11 +145,20 @@ export async function selectByIds(
   return rows.map(fromRow);
 }
 
-/** Only a pending request becomes delivered: a resolved one stays resolved, whatever arrives late. */
+/**
+ * Records which worker fired the token. The terminator sends this without
+ * awaiting it, so the job can settle and its resolve land first: a resolved
+ * request stays resolved, but still gets its deliverer recorded (once, and
+ * never dated after its resolution). An unresolved one records the latest
+ * deliverer (a second worker after the first died).
+ */
 export async function updateDelivered(db: Queryable, names: SchemaNames, id: string, workerId: string): Promise<void> {
   await db.query(
-    `UPDATE ${names.requests} SET status = 'delivered', delivered_by = $2, delivered_at = now()
-     WHERE id = $1 AND status = 'pending'`,
+    `UPDATE ${names.requests} SET
+       status = CASE WHEN status = 'pending' THEN 'delivered' ELSE status END,
+       delivered_by = $2,
+       delivered_at = CASE WHEN status = 'resolved' THEN least(now(), resolved_at) ELSE now() END
+     WHERE id = $1 AND (status <> 'resolved' OR delivered_by IS NULL)`,
     [id, workerId],
   );
 }

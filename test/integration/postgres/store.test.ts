@@ -124,7 +124,7 @@ describe('postgresStore', () => {
       await until(() => worker.pendingFor(ref)?.id === fresh.request.id, 'the worker knows the new request');
     });
 
-    it('resolve is idempotent and only the first outcome counts; markDelivered only moves a pending request', async () => {
+    it('resolve is idempotent and only the first outcome counts; a late markDelivered records the deliverer only', async () => {
       const store = make();
       const { request } = await store.request({ ref: { queue: 'q', id: 'resolve-twice' }, message: 'x' });
       await store.markDelivered(request.id, 'w1');
@@ -137,6 +137,13 @@ describe('postgresStore', () => {
       expect(await rows('id = $1', [request.id])).toEqual([
         expect.objectContaining({ status: 'resolved', outcome: 'terminated', resolved_by: 'w1', delivered_by: 'w1' }),
       ]);
+      // The terminator does not await markDelivered: it can land after the resolve, and still counts.
+      const raced = await store.request({ ref: { queue: 'q', id: 'resolve-first' }, message: 'x' });
+      await store.resolve(raced.request.id, 'terminated', 'w1');
+      await store.markDelivered(raced.request.id, 'w1');
+      const [row] = await rows('id = $1', [raced.request.id]);
+      expect(row).toMatchObject({ status: 'resolved', outcome: 'terminated', delivered_by: 'w1' });
+      expect((row!.delivered_at as Date).getTime()).toBeLessThanOrEqual((row!.resolved_at as Date).getTime());
     });
 
     it('lists requests newest first, open ones only with `pending`', async () => {
