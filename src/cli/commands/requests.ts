@@ -48,6 +48,8 @@ ${DATABASE_HELP}`,
       const store = postgresStore({
         connectionString: databaseUrl(values, io.env),
         ...(schema === undefined ? {} : { schema }),
+        // Only `jobterm migrate` changes the schema.
+        migrate: false,
         receiveRequests: false,
         logger: cliLogger(io.env),
       });

@@ -80,9 +80,11 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
       });
       pool.on('error', (error) => logger.debug('idle connection lost', { error }));
       try {
+        // Only `jobterm migrate` changes the schema: a mistyped --schema must fail, not create an empty one.
         const store = postgresStore({
           pool,
           ...(schema === undefined ? {} : { schema }),
+          migrate: false,
           receiveRequests: false,
           logger,
         });

@@ -192,6 +192,20 @@ describe('jobterm CLI', () => {
     });
   });
 
+  it('terminate and requests never create a schema: an unmigrated one is exit 3, pointing at `jobterm migrate`', async () => {
+    for (const args of [
+      ['terminate', 'q', '1', '--schema', 'typo'],
+      ['requests', '--schema', 'typo'],
+    ]) {
+      const result = await jobterm(args, env);
+      expect(result.code).toBe(3);
+      expect(oneLine(result.stderr)).toEqual([
+        expect.stringMatching(/schema "typo" has no kill_requests table; run `jobterm migrate`/),
+      ]);
+    }
+    expect(await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'typo'`)).toEqual([]);
+  });
+
   it('a database that is down: exit 3 and one line saying where', async () => {
     const result = await jobterm(['terminate', 'q', '1', '--database-url', 'postgres://postgres:secret@127.0.0.1:1/x']);
     expect(result.code).toBe(3);
