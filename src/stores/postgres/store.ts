@@ -205,6 +205,8 @@ export class PostgresStore implements KillStore {
     this.assertOpen();
     if (signal?.aborted) return undefined;
     await this.ready();
+    // Closed while migrating: starting the wait now would leave its poller and timer behind.
+    if (this.closing !== undefined || signal?.aborted) return undefined;
     return new Promise<RequestOutcome | undefined>((resolve) => {
       let settled = false;
       const finish = (outcome: RequestOutcome | undefined) => {
