@@ -84,11 +84,20 @@ function endAsGraphileExpects(outcome: JobOutcome, job: Job, written: Written): 
       throw outcome.error;
     case 'terminated':
       if (written === 'ended') job.attempts = job.max_attempts;
-      throw new JobTerminatedError(outcome.reason);
+      throw forGraphile(new JobTerminatedError(outcome.reason));
     case 'interrupted':
       if (written === 'put_back' || written === 'refunded') job.attempts = Math.max(0, job.attempts - 1);
-      throw new JobTerminatedError(outcome.reason);
+      throw forGraphile(new JobTerminatedError(outcome.reason));
   }
+}
+
+/**
+ * graphile logs the stack of every failed task; this one would only point
+ * into jobterm's wrapper, so its log line keeps just the reason.
+ */
+function forGraphile(error: JobTerminatedError): JobTerminatedError {
+  error.stack = '';
+  return error;
 }
 
 /** The task a wrapped task runs, or undefined for a task jobterm did not wrap. */

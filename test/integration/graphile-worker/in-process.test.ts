@@ -26,13 +26,24 @@ afterEach(async () => {
 
 const quiet = new Logger(() => () => {});
 
+function makePool(): pg.Pool {
+  const pool = new pg.Pool({ connectionString: gw.db.url, max: 6 });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
 async function startRunner(
   terminator: Terminator,
   work: (payload: { ms: number; fail?: boolean }) => Promise<void>,
   concurrency = 1,
 ) {
+  // A pool of our own, ended before the database is dropped (graphile ends the
+  // pools it makes without awaiting them, and without error handlers).
+  const pgPool = makePool();
+  cleanups.push(() => pgPool.end());
   const runner: Runner = await run({
-    connectionString: gw.db.url,
+    pgPool,
     concurrency,
     pollInterval: 100,
     // The terminator here does not handle signals, so graphile must not either (this is the test process).
@@ -89,8 +100,7 @@ describe('graphile-worker in-process: shutdown races', () => {
     const escalated: string[] = [];
     terminator.on('escalated', ({ ref }) => escalated.push(ref.id));
     const started = makeDeferred<void>();
-    const pgPool = new pg.Pool({ connectionString: gw.db.url, max: 4 });
-    pgPool.on('error', () => {});
+    const pgPool = makePool();
     cleanups.push(() => pgPool.end());
     // runTaskList hands back graphile's WorkerPool, whose forcefulShutdown() is
     // what graphile's second signal calls (runner.kill() only goes forceful if
