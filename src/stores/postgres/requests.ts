@@ -138,10 +138,17 @@ export async function selectByIds(
   ids: readonly string[],
   prepared = false,
 ): Promise<StoredKillRequest[]> {
-  const text = `SELECT ${COLUMNS} FROM ${names.requests} WHERE id = ANY($1::uuid[])`;
+  // One id is the usual case (a NOTIFY per request); `= $1` plans and binds a little faster than `= ANY`.
+  const one = ids.length === 1;
+  const text = `SELECT ${COLUMNS} FROM ${names.requests} WHERE ${one ? 'id = $1::uuid' : 'id = ANY($1::uuid[])'}`;
+  const values = one ? [ids[0]] : [ids];
   const { rows } = prepared
-    ? await (db as PreparingQueryable).query<Row>({ name: `jobterm_lookup_${names.hash}`, text, values: [ids] })
-    : await (db as Queryable).query<Row>(text, [ids]);
+    ? await (db as PreparingQueryable).query<Row>({
+        name: `jobterm_lookup_${one ? 'one' : 'many'}_${names.hash}`,
+        text,
+        values,
+      })
+    : await (db as Queryable).query<Row>(text, values);
   return rows.map(fromRow);
 }
 

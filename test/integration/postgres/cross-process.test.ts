@@ -150,7 +150,7 @@ describe('kill requests across OS processes (PostgreSQL store)', () => {
         'SELECT pid, query FROM pg_stat_activity WHERE pid = $1',
         [after!.pid],
       );
-      expect(lookup?.query).toMatch(/WHERE id = ANY/);
+      expect(lookup?.query).toMatch(/FROM "jobterm"."kill_requests" WHERE id = \$1/);
     } finally {
       await requester.close();
     }

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/core/logger.js';
 import type { KillRequest } from '../../../src/core/store.js';
 import { type PostgresStore, type PostgresStoreOptions, postgresStore } from '../../../src/stores/postgres/index.js';
+import { selectByIds } from '../../../src/stores/postgres/requests.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 /** Polls `check` until it returns true; for state another connection changes. */
@@ -164,6 +165,23 @@ describe('postgresStore', () => {
       expect(open.map((r) => r.id)).toContain(second.request.id);
       expect(open.map((r) => r.id)).not.toContain(first.request.id);
       expect(await store.listRequests({ limit: 1 })).toHaveLength(1);
+    });
+
+    it('looks up one id or several (NOTIFY batches), prepared or not', async () => {
+      const store = make();
+      const a = await store.request({ ref: { queue: 'lookup', id: 'a' }, message: 'x' });
+      const b = await store.request({ ref: { queue: 'lookup', id: 'b' }, message: 'x' });
+      const client = await db.pool.connect();
+      try {
+        for (const prepared of [false, true]) {
+          const one = await selectByIds(client, store.names, [a.request.id], prepared);
+          expect(one.map((r) => r.ref.id)).toEqual(['a']);
+          const both = await selectByIds(client, store.names, [a.request.id, b.request.id, randomUUID()], prepared);
+          expect(both.map((r) => r.ref.id).sort()).toEqual(['a', 'b']);
+        }
+      } finally {
+        client.release();
+      }
     });
 
     it('prune() deletes expired requests, resolved or not, and keeps the rest', async () => {
