@@ -1,7 +1,9 @@
 import type { BenchSuite } from '../lib/types.js';
 import { escalationSuite } from './escalation.js';
+import { graphileWorkerSuite } from './graphile-worker.js';
 import { iterateSuite } from './iterate.js';
 import { killDelivery } from './kill-delivery.js';
+import { pgBossSuite } from './pg-boss.js';
 
 /** Every suite `npm run bench` runs, in order. Add new ones here. */
-export const suites: BenchSuite[] = [iterateSuite, escalationSuite, killDelivery];
+export const suites: BenchSuite[] = [iterateSuite, escalationSuite, killDelivery, pgBossSuite, graphileWorkerSuite];

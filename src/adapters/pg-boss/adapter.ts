@@ -9,7 +9,7 @@ import {
   DEFAULT_SCHEMA,
   isUuid,
   jobStateSql,
-  recordCancelSql,
+  recordTerminationSql,
   terminationOutput,
 } from './sql.js';
 import type { PgBossDb, PgBossLike } from './types.js';
@@ -146,10 +146,11 @@ function bossAdapter(boss: PgBossLike, schema: string): PgBossAdapter {
       // cancels a job a worker claimed a moment ago; the kill request (when a
       // store is configured) still reaches that worker, whose own write is
       // then a no-op.
+      await boss
+        .getDb()
+        .executeSql(recordTerminationSql(schema), [name, ref.id, JSON.stringify(terminationOutput(reason))]);
       const result = (await boss.cancel(name, ref.id)) as { affected?: number } | undefined;
-      if (!result?.affected) return false;
-      await boss.getDb().executeSql(recordCancelSql(schema), [name, ref.id, JSON.stringify(terminationOutput(reason))]);
-      return true;
+      return (result?.affected ?? 0) > 0;
     },
     async close() {},
   };

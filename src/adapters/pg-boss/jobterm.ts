@@ -8,7 +8,7 @@ import type { TerminationToken } from '../../core/token.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
 import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';
-import { forwardPgBossSignal } from './signal.js';
+import { forwardPgBossSignals } from './signal.js';
 import { terminationOutput } from './sql.js';
 import type { JobWithToken, PgBossJob, PgBossJobResult, PgBossLike } from './types.js';
 
@@ -125,20 +125,29 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
     },
   });
 
-  const run = <T>(
-    job: PgBossJob,
-    fn: (token: TerminationToken) => T | PromiseLike<T>,
-    batch: readonly PgBossJob[],
-    startedAt: number,
+  /**
+   * Runs each job of one pg-boss batch in the terminator. `fnFor(job, i)` is
+   * the job's code; `failures` says who fails a failed job (see settle.ts);
+   * `onSettled(i)` runs as each job's run ends. Resolves once every job has
+   * settled and its write landed.
+   */
+  const runAll = <T>(
+    jobs: readonly PgBossJob[],
+    fnFor: (job: PgBossJob, i: number) => (token: TerminationToken) => T | PromiseLike<T>,
     failures: FailureSettler,
-  ) => {
-    const forwarding = forwardPgBossSignal(batch, job, startedAt);
-    const runOptions: RunOptions<T> = {
-      forward: forwarding.forward,
-      settle: (outcome) => settleJob(ctx, job, outcome, failures),
-      ...(maxRuntime === undefined ? {} : { maxRuntime }),
-    };
-    return terminator.run(refOf(job), fn, runOptions).finally(forwarding.dispose);
+    onSettled?: (i: number) => void,
+  ): Promise<Array<JobOutcome<T>>> => {
+    const forwarding = forwardPgBossSignals(jobs, performance.now());
+    const runs = jobs.map((job, i) => {
+      const runOptions: RunOptions<T> = {
+        forward: forwarding.forJob(job),
+        settle: (outcome) => settleJob(ctx, job, outcome, failures),
+        ...(maxRuntime === undefined ? {} : { maxRuntime }),
+      };
+      const running = terminator.run(refOf(job), fnFor(job, i), runOptions);
+      return onSettled === undefined ? running : running.finally(() => onSettled(i));
+    });
+    return Promise.all(runs).finally(forwarding.dispose);
   };
 
   let disposed = false;
@@ -150,29 +159,28 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
       if (typeof fn !== 'function') throw expected('fn', 'a function (the pg-boss handler)', fn);
       return async function jobtermHandler(jobs: J[], ...rest: A): Promise<Awaited<R> | undefined> {
         checkJobs(jobs);
-        const startedAt = performance.now();
         if (jobs.length === 1) {
           const job = jobs[0]!;
-          const outcome = await run(job, (token) => fn([withToken(job, token)], ...rest), jobs, startedAt, 'pg-boss');
+          const [outcome] = await runAll(jobs, () => (token) => fn([withToken(job, token)], ...rest), 'pg-boss');
           // The run awaited the handler's promise, so the value is already an Awaited<R>.
-          return answerForOne(outcome) as Awaited<R> | undefined;
+          return answerForOne(outcome!) as Awaited<R> | undefined;
         }
-        return runBatch(jobs, fn, rest, startedAt);
+        return runBatch(jobs, fn, rest);
       };
     },
-    eachJob(fn, eachOptions = {}) {
+    eachJob<J extends PgBossJob, R, A extends unknown[]>(
+      fn: (job: JobWithToken<J>, ...rest: A) => R | PromiseLike<R>,
+      eachOptions: EachJobOptions = {},
+    ): PgBossHandler<J, PgBossJobResult[], A> {
       if (typeof fn !== 'function') throw expected('fn', 'a function', fn);
       if (typeof eachOptions !== 'object' || eachOptions === null) throw expected('options', 'an object', eachOptions);
       const given = eachOptions.perJobResults;
       if (given !== undefined && typeof given !== 'boolean') throw expected('perJobResults', 'a boolean', given);
-      return async function jobtermEachJob(jobs, ...rest) {
+      return async function jobtermEachJob(jobs: J[], ...rest: A): Promise<PgBossJobResult[]> {
         checkJobs(jobs);
-        const startedAt = performance.now();
         const perJob = given ?? (jobs.length > 0 && detectPerJobResults(boss, jobs[0]!.name));
         const failures: FailureSettler = perJob || jobs.length === 1 ? 'pg-boss' : 'jobterm';
-        const outcomes = await Promise.all(
-          jobs.map((job) => run(job, (token) => fn(withToken(job, token), ...rest), jobs, startedAt, failures)),
-        );
+        const outcomes = await runAll(jobs, (job) => (token) => fn(withToken(job as J, token), ...rest), failures);
         if (perJob) return outcomes.map((outcome, i) => disposition(jobs[i]!.id, outcome));
         // pg-boss's own result shape: the value for a batch of one, nothing
         // for a larger batch (pg-boss stores no output there); each failure
@@ -202,7 +210,6 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
     jobs: J[],
     fn: (jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>,
     rest: A,
-    startedAt: number,
   ): Promise<Awaited<R> | undefined> {
     const started = jobs.map(() => makeDeferred<TerminationToken | undefined>());
     const result = makeDeferred<{ value: Awaited<R> } | { error: unknown }>();
@@ -212,18 +219,17 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
     });
     // Each job's run rejects only through `shared`, whose handlers are attached by runJob.
     shared.catch(() => {});
-    const runs = jobs.map((job, i) =>
-      run(
-        job,
-        (token) => {
-          started[i]!.resolve(token);
-          return shared;
-        },
-        jobs,
-        startedAt,
-        'timeouts',
-      ).finally(() => started[i]!.resolve(undefined)),
+    const runs = runAll(
+      jobs,
+      (_job, i) => (token) => {
+        started[i]!.resolve(token);
+        return shared;
+      },
+      'timeouts',
+      // A job stopped before it started never calls its function; its run's end says so.
+      (i) => started[i]!.resolve(undefined),
     );
+    runs.catch(() => {});
     const tokens = await Promise.all(started.map((d) => d.promise));
     const entered: Array<JobWithToken<J>> = [];
     tokens.forEach((token, i) => {
@@ -238,7 +244,7 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
           (error: unknown) => result.resolve({ error }),
         );
     }
-    await Promise.all(runs);
+    await runs;
     // Every job has settled. If the handler has not (each job was escalated),
     // jobterm wrote every ending itself and pg-boss's settle has nothing to do.
     if (!result.settled) return undefined;

@@ -1,7 +1,7 @@
 import type { Logger } from '../../core/logger.js';
 import type { JobOutcome } from '../../core/outcome.js';
 import type { TerminationReason } from '../../core/reason.js';
-import { notifyChannelSchema, putBackSql, recordCancelSql, terminationOutput, UNIQUE_VIOLATION } from './sql.js';
+import { notifyChannelSchema, putBackSql, recordTerminationSql, terminationOutput, UNIQUE_VIOLATION } from './sql.js';
 import type { PgBossJob, PgBossLike } from './types.js';
 
 /**
@@ -63,10 +63,10 @@ export async function settleJob(
  * Not fenced to this attempt: a kill ends the job whatever attempt it is on.
  */
 async function cancelJob(ctx: SettleContext, job: PgBossJob, reason: TerminationReason): Promise<void> {
-  await ctx.boss.cancel(job.name, job.id);
   await ctx.boss
     .getDb()
-    .executeSql(recordCancelSql(ctx.schema), [job.name, job.id, JSON.stringify(terminationOutput(reason))]);
+    .executeSql(recordTerminationSql(ctx.schema), [job.name, job.id, JSON.stringify(terminationOutput(reason))]);
+  await ctx.boss.cancel(job.name, job.id);
 }
 
 /** Back in the queue without spending an attempt (see `putBackSql`); pg-boss's own settle is fenced off. */

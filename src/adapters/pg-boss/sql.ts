@@ -73,14 +73,17 @@ export function notifyChannelSchema(schema: string): string {
 }
 
 /**
- * Records why a job was cancelled. pg-boss's `cancel()` writes no output, and
- * a retried job still carries its last failure there.
+ * Records why a job is being cancelled, just before pg-boss's `cancel()`, so
+ * no reader ever sees it cancelled without its reason (`cancel()` writes no
+ * output, and a retried job still carries its last failure there). Guarded
+ * to unfinished jobs: if the job completes first, its completion writes its
+ * own output and the cancel that follows changes nothing.
  *
  * $1 name, $2 id, $3 output.
  */
-export function recordCancelSql(schema: string): string {
+export function recordTerminationSql(schema: string): string {
   return `UPDATE ${schema}.job SET output = $3::jsonb
-    WHERE name = $1 AND id = $2::uuid AND state = 'cancelled'`;
+    WHERE name = $1 AND id = $2::uuid AND state < 'completed'`;
 }
 
 /** A job's state, for a requester without a pg-boss instance. $1 name, $2 id. */
