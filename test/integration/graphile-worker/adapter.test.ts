@@ -16,7 +16,7 @@ import {
 import { silentLogger } from '../../../src/core/logger.js';
 import { makeReason } from '../../../src/core/reason.js';
 import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
-import { type GraphileTestDatabase, prepareGraphileDatabase } from './setup.js';
+import { type GraphileTestDatabase, makeTestPool, prepareGraphileDatabase } from './setup.js';
 
 let gw: GraphileTestDatabase;
 let adapter: GraphileWorkerAdapter;
@@ -127,9 +127,9 @@ describe('graphileWorkerAdapter(): job states from graphile’s tables', () => {
   it('works over a pool you pass, in a schema of your choice', async () => {
     const { runMigrations, makeWorkerUtils, Logger } = await import('graphile-worker');
     const logger = new Logger(() => () => {});
-    await runMigrations({ connectionString: gw.db.url, schema: 'custom_gw', logger });
-    const utils = await makeWorkerUtils({ connectionString: gw.db.url, schema: 'custom_gw', logger });
-    const pool = new pg.Pool({ connectionString: gw.db.url, max: 1 });
+    const pool = makeTestPool(gw.db.url, 2);
+    await runMigrations({ pgPool: pool, schema: 'custom_gw', logger });
+    const utils = await makeWorkerUtils({ pgPool: pool, schema: 'custom_gw', logger });
     try {
       const job = await utils.addJob('work', {});
       const custom = graphileWorkerAdapter({ pool, schema: 'custom_gw' });

@@ -113,6 +113,8 @@ describe('graphile-worker across processes: kill of a job that has not started',
     const worker = await gw.startWorker(withStore);
     const id = await gw.addJob({ behave: 'complete' });
     await worker.waitFor(forJob('job-done', id));
+    // graphile's complete write is fired after the task returns, not awaited.
+    await expect.poll(() => gw.row(id), { timeout: 5_000 }).toBeUndefined();
     expect(await requester.terminate(jobRef(id))).toMatchObject({ status: 'already_finished' });
     expect(await requester.terminate(jobRef('987654321'))).toMatchObject({ status: 'not_found' });
     const open = await gw.db.query(`select id from jobterm.kill_requests where status <> 'resolved'`);
@@ -145,5 +147,30 @@ describe('graphile-worker across processes: the worker dies mid-termination', ()
       last_error: 'Terminated: runaway',
       locked_at: null,
     });
+  });
+});
+
+describe('graphile-worker across processes: iterate() with maxRuntime', () => {
+  it('goes back after each slice without spending an attempt, and resumes after its cursor until done', async () => {
+    const worker = await gw.startWorker(withStore);
+    const id = await gw.addJob({ behave: 'iterate' }, { maxAttempts: 2 });
+    const first = await worker.waitFor(forJob('iterate-interrupted', id));
+    expect(first.kind).toBe('timeout');
+    // The pool still fetches, so jobterm only refunds the attempt and graphile's
+    // own fail write unlocks the job (with its retry delay: exp(0) = 1 s).
+    await expect.poll(async () => (await gw.row(id))?.locked_at, { timeout: 5_000 }).toBeNull();
+    const between = await gw.row(id);
+    expect(between).toMatchObject({ attempts: 0, max_attempts: 2, locked_by: null });
+    expect(between!.last_error).toMatch(/^Timed out: /);
+    const done = await worker.waitFor(forJob('iterate-complete', id), 20_000);
+    await worker.waitFor(forJob('job-done', id));
+    // Several runs, each attempt 1 (never spent), and every item processed once in all.
+    const starts = events(worker, 'task-start', id);
+    expect(starts.length).toBeGreaterThan(1);
+    expect(starts.every((m) => m.attempts === 1)).toBe(true);
+    const interrupted = events(worker, 'iterate-interrupted', id).reduce((sum, m) => sum + (m.processed as number), 0);
+    expect(interrupted + (done.processed as number)).toBe(30);
+    // graphile's own complete write (not awaited by graphile).
+    await expect.poll(() => gw.row(id), { timeout: 5_000 }).toBeUndefined();
   });
 });

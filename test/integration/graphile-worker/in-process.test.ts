@@ -4,13 +4,13 @@
 // (`runner.kill()`).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type Runner, run, runTaskList } from 'graphile-worker';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobtermPreset } from '../../../src/adapters/graphile-worker/index.js';
 import { makeDeferred } from '../../../src/core/deferred.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
-import { type GraphileTestDatabase, prepareGraphileDatabase } from './setup.js';
+import { type GraphileTestDatabase, makeTestPool, prepareGraphileDatabase } from './setup.js';
 
 let gw: GraphileTestDatabase;
 beforeAll(async () => {
@@ -27,10 +27,7 @@ afterEach(async () => {
 const quiet = new Logger(() => () => {});
 
 function makePool(): pg.Pool {
-  const pool = new pg.Pool({ connectionString: gw.db.url, max: 6 });
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  return pool;
+  return makeTestPool(gw.db.url, 6);
 }
 
 async function startRunner(

@@ -26,14 +26,16 @@ describe('graphile-worker: a job that finishes or fails on its own', () => {
     const done = await worker.waitFor(forJob('job-done', id));
     // jobterm's listener on graphile's pool-wide abortSignal is gone once the job settles.
     expect(done).toMatchObject({ error: null, running: 0, abortListeners: (start.abortListeners as number) - 1 });
-    expect(await gw.row(id)).toBeUndefined();
+    // graphile's complete write is fired after the task returns, not awaited.
+    await expect.poll(() => gw.row(id), { timeout: 5_000 }).toBeUndefined();
   });
 
   it('fails on its own: graphile’s retry rules apply (attempt spent, run_at pushed back, unlocked)', async () => {
     const worker = await gw.startWorker();
     const id = await gw.addJob({ behave: 'fail' });
     await worker.waitFor(forJob('job-done', id));
-    await sleep(100);
+    // graphile's own fail write, fired after the task returns.
+    await expect.poll(async () => (await gw.row(id))?.locked_at, { timeout: 5_000 }).toBeNull();
     const row = await gw.row(id);
     expect(row).toMatchObject({ attempts: 1, max_attempts: 25, last_error: 'boom', locked_at: null, locked_by: null });
     expect(row!.run_at.getTime()).toBeGreaterThan(row!.now.getTime());
@@ -129,7 +131,7 @@ describe('graphile-worker: timeout (maxRuntime)', () => {
     const saw = await worker.waitFor(forJob('saw-termination', id));
     expect(saw).toMatchObject({ kind: 'timeout' });
     await worker.waitFor(forJob('job-done', id));
-    await sleep(100);
+    await expect.poll(async () => (await gw.row(id))?.locked_at, { timeout: 5_000 }).toBeNull();
     const row = await gw.row(id);
     expect(row).toMatchObject({ attempts: 1, max_attempts: 3, locked_at: null, locked_by: null, is_available: true });
     expect(row!.last_error).toMatch(/^Timed out: maxRuntime of 200 ms reached/);

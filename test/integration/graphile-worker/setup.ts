@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Logger, makeWorkerUtils, runMigrations, type TaskSpec, type WorkerUtils } from 'graphile-worker';
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { spawnWorker, type WorkerMessage, type WorkerProcess } from '../../support/processes.js';
 
@@ -36,10 +37,24 @@ export interface GraphileTestDatabase {
   close(): Promise<void>;
 }
 
+/**
+ * A pg pool with error handlers, for graphile calls in the test process:
+ * graphile ends the pools it makes itself without awaiting them and removes
+ * their error handlers first, so dropping the database right after could
+ * raise an unhandled error from one of their closing connections.
+ */
+export function makeTestPool(url: string, max = 4): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
 export async function prepareGraphileDatabase(): Promise<GraphileTestDatabase> {
   const db = await createTestDatabase('jobterm_gw');
-  await runMigrations({ connectionString: db.url, logger: quiet });
-  const utils = await makeWorkerUtils({ connectionString: db.url, logger: quiet });
+  const pgPool = makeTestPool(db.url);
+  await runMigrations({ pgPool, logger: quiet });
+  const utils = await makeWorkerUtils({ pgPool, logger: quiet });
   return {
     db,
     utils,
@@ -73,6 +88,7 @@ export async function prepareGraphileDatabase(): Promise<GraphileTestDatabase> {
     },
     async close() {
       await utils.release();
+      await pgPool.end();
       await db.drop();
     },
   };

@@ -25,7 +25,7 @@ describe('graphile-worker: wrapTaskList() without the plugin', () => {
     const id = await gw.addJob({ behave: 'complete' });
     expect(await worker.waitFor(forJob('task-start', id))).toMatchObject({ hasToken: true, sameToken: true });
     expect(await worker.waitFor(forJob('job-done', id))).toMatchObject({ error: null, running: 0 });
-    expect(await gw.row(id)).toBeUndefined();
+    await expect.poll(() => gw.row(id), { timeout: 5_000 }).toBeUndefined();
   });
 
   it('ends a killed job for good, as the plugin does', async () => {
