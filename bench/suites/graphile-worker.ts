@@ -50,7 +50,7 @@ const CONCURRENCY = 4;
 
 async function throughput(ctx: BenchContext, url: string, utils: WorkerUtils): Promise<Figure[]> {
   const jobs = ctx.quick ? 500 : 10_000;
-  const rounds = ctx.quick ? 1 : 6;
+  const rounds = ctx.quick ? 1 : 8;
   const bare: number[] = [];
   const withJobterm: number[] = [];
   // One untimed round of each first: the first runner in a process pays for

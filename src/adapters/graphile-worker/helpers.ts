@@ -6,11 +6,18 @@ import type { TerminationToken } from '../../core/token.js';
  * the token as a `shutdown`). The same token is `currentToken()` anywhere in
  * the task's code.
  */
-export interface JobtermHelpers {
+export class JobtermHelpers {
   /** This job's termination token. */
   readonly token: TerminationToken;
+
+  constructor(token: TerminationToken) {
+    this.token = token;
+  }
+
   /** `token.signal`: aborts with a `JobTerminatedError` when the job is being terminated. */
-  readonly signal: AbortSignal;
+  get signal(): AbortSignal {
+    return this.token.signal;
+  }
 }
 
 declare module 'graphile-worker' {
@@ -21,13 +28,4 @@ declare module 'graphile-worker' {
      */
     jobterm: JobtermHelpers;
   }
-}
-
-export function makeJobtermHelpers(token: TerminationToken): JobtermHelpers {
-  return {
-    token,
-    get signal() {
-      return token.signal;
-    },
-  };
 }

@@ -36,23 +36,13 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
   const resolved = resolveGraphileOptions(options, ['terminator', 'maxRuntime']);
   const { terminator } = resolved;
   const logger: Logger = terminator.options.logger;
-  const pools = new Map<string, PoolLink>();
   let terminatorStopping = false;
   terminator.on('shutdown:start', () => {
     terminatorStopping = true;
   });
   let context: WrapContext | undefined;
 
-  const linkFor = (pool: WorkerPool): PoolLink => {
-    let link = pools.get(pool.id);
-    if (link === undefined) {
-      link = new PoolLink(pool, terminator, (forgotten) => {
-        if (pools.get(pool.id) === forgotten) pools.delete(pool.id);
-      });
-      pools.set(pool.id, link);
-    }
-    return link;
-  };
+  const linkFor = (pool: WorkerPool): PoolLink => PoolLink.of(pool, terminator);
 
   const shutDownTerminator = (escalate: boolean) => {
     // A second shutdown() call escalates at once; a first one with timeout 0 does the same.
@@ -110,7 +100,7 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
               ),
             );
           }
-          context ??= { ...resolved, sql: link.sql, poolFor: (poolId) => pools.get(poolId) };
+          context ??= { ...resolved, sql: link.sql };
           wrapInPlace(event.tasks, context, logger);
         },
       },

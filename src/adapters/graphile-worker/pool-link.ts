@@ -3,6 +3,18 @@ import type { Terminator } from '../../core/terminator.js';
 import type { GraphileSql } from './sql.js';
 
 /**
+ * Every pool a jobterm plugin joined in this process, by graphile's pool id
+ * (the `locked_by` of the jobs it claims), so any wrapped task, the plugin's
+ * or `wrapTaskList()`'s, finds the pool that claimed its job.
+ */
+const links = new Map<string, PoolLink>();
+
+/** The link of the pool that claimed a job (`helpers.job.locked_by`), if a plugin joined it. */
+export function linkedPool(poolId: string): PoolLink | undefined {
+  return links.get(poolId);
+}
+
+/**
  * One graphile-worker pool joined to a terminator's shutdown. When a
  * shutdown starts, the pool stops fetching (graphile's own
  * `gracefulShutdown()`, which also returns its local queue's unstarted jobs);
@@ -21,11 +33,16 @@ export class PoolLink {
   private stoppedByJobterm = false;
   private readonly removeParticipant: () => void;
 
-  constructor(
+  /** The pool's link, made (and joined to `terminator`'s shutdown) on first use. */
+  static of(pool: WorkerPool, terminator: Terminator): PoolLink {
+    return links.get(pool.id) ?? new PoolLink(pool, terminator);
+  }
+
+  private constructor(
     readonly pool: WorkerPool,
     terminator: Terminator,
-    onForget: (link: PoolLink) => void,
   ) {
+    links.set(pool.id, this);
     this.removeParticipant = terminator.addShutdownParticipant({
       beforeJobs: () => this.stopFetching('jobterm: worker shutting down'),
       afterJobs: () => this.graceful,
@@ -34,7 +51,7 @@ export class PoolLink {
       this.removeParticipant();
       this.removeAdapter?.();
       this.removeAdapter = undefined;
-      onForget(this);
+      if (links.get(pool.id) === this) links.delete(pool.id);
     };
     pool.promise.then(forget, forget);
   }
@@ -77,16 +94,15 @@ export class PoolLink {
     );
   }
 
-  /** Counts a job run by this pool; call the returned function (safe twice) when its task returns to graphile. */
-  jobStarted(): () => void {
+  /** A job of this pool entered jobterm's wrapper; `jobEnded()` must follow once. */
+  jobStarted(): void {
     this.running++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.running--;
-      if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    };
+  }
+
+  /** The job's task is about to return to graphile. */
+  jobEnded(): void {
+    this.running--;
+    if (this.running === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /** Resolves when no job of this pool is inside jobterm's wrapper, or after `timeout` ms. */

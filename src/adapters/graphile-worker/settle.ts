@@ -13,7 +13,7 @@ export interface SettleTarget {
   /** graphile's `locked_by`: the id of the pool that claimed the job. */
   readonly poolId: string;
   /** True once that pool stopped fetching jobs (known only under the plugin). */
-  readonly poolStopped: () => boolean;
+  poolStopped(): boolean;
 }
 
 /**
@@ -37,24 +37,23 @@ export interface SettleTarget {
  *   awaiting it (`worker.ts`), so a process that exits when the shutdown ends
  *   could cut it and leave the job locked for 4 hours.
  */
-export async function writeOutcome(outcome: JobOutcome, target: SettleTarget): Promise<Written> {
+export function writeOutcome(outcome: JobOutcome, target: SettleTarget): Promise<Written> | undefined {
+  // The hot path: a job that ends on its own while its pool runs needs no
+  // write of jobterm's, and no promise is made for it.
+  if ((outcome.status === 'completed' || outcome.status === 'failed') && !target.poolStopped()) return undefined;
   const { sql, job, poolId } = target;
   const id = String(job.id);
   switch (outcome.status) {
     case 'terminated':
-      await run(target, sql.endForGood, [id, describeReason(outcome.reason), poolId]);
-      return 'ended';
-    case 'interrupted':
-      if (outcome.resumable) {
-        const delay = Math.round(outcome.retryDelay ?? 0);
-        if (target.poolStopped()) {
-          await run(target, sql.putBack, [id, describeReason(outcome.reason), poolId, delay]);
-          return 'put_back';
-        }
-        await run(target, sql.refundAttempt, [id, poolId, delay]);
-        return 'refunded';
+      return run(target, sql.endForGood, [id, describeReason(outcome.reason), poolId], 'ended');
+    case 'interrupted': {
+      if (!outcome.resumable) return failAsGraphile(target, describeReason(outcome.reason), null);
+      const delay = Math.round(outcome.retryDelay ?? 0);
+      if (target.poolStopped()) {
+        return run(target, sql.putBack, [id, describeReason(outcome.reason), poolId, delay], 'put_back');
       }
-      return failAsGraphile(target, describeReason(outcome.reason), null);
+      return run(target, sql.refundAttempt, [id, poolId, delay], 'refunded');
+    }
     case 'failed':
       return failAsGraphile(target, graphileMessage(outcome.error), null);
     case 'completed':
@@ -63,7 +62,6 @@ export async function writeOutcome(outcome: JobOutcome, target: SettleTarget): P
 }
 
 async function completeAsGraphile(target: SettleTarget, value: unknown): Promise<Written> {
-  if (!target.poolStopped()) return 'none';
   const { job } = target;
   // A batch job (array payload) may return one promise per entry; graphile
   // fails the job with only the rejected entries left (worker.ts, 0.18).
@@ -79,18 +77,20 @@ async function completeAsGraphile(target: SettleTarget, value: unknown): Promise
     });
     if (failed.length > 0) {
       const message = `Batch failures:\n${errors.map((e) => (e as { message?: string })?.message ?? String(e)).join('\n')}`;
-      return failAsGraphile(target, message, failed);
+      return (await failAsGraphile(target, message, failed)) ?? 'none';
     }
   }
-  await run(target, target.sql.complete, [String(job.id), target.poolId]);
-  return 'completed';
+  return run(target, target.sql.complete, [String(job.id), target.poolId], 'completed');
 }
 
-async function failAsGraphile(target: SettleTarget, message: string, payload: unknown[] | null): Promise<Written> {
-  if (!target.poolStopped()) return 'none';
+function failAsGraphile(
+  target: SettleTarget,
+  message: string,
+  payload: unknown[] | null,
+): Promise<Written> | undefined {
+  if (!target.poolStopped()) return undefined;
   const values = [String(target.job.id), message, target.poolId, payload === null ? null : JSON.stringify(payload)];
-  await run(target, target.sql.fail, values);
-  return 'failed';
+  return run(target, target.sql.fail, values, 'failed');
 }
 
 /** The `last_error` graphile writes for a thrown value (its `coerceError`, then message or string). */
@@ -106,9 +106,10 @@ function graphileMessage(error: unknown): string {
   return coerced.message || String(coerced) || 'Non error or error without message thrown.';
 }
 
-function run(target: SettleTarget, text: string, values: unknown[]): Promise<unknown> {
+async function run(target: SettleTarget, text: string, values: unknown[], written: Written): Promise<Written> {
   // Plain withPgClient, not withRetries: its retries back off for minutes,
   // and a shutdown must not wait that long; a failed write is reported as a
   // `settle` error and graphile's own write then applies.
-  return target.withPgClient((client) => client.query(text, values));
+  await target.withPgClient((client) => client.query(text, values));
+  return written;
 }

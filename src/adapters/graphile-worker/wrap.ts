@@ -1,12 +1,12 @@
-import type { Job, Task, TaskList } from 'graphile-worker';
+import type { Job, JobHelpers, Task, TaskList, WithPgClient } from 'graphile-worker';
 import { expected, JobTerminatedError } from '../../core/errors.js';
 import type { JobOutcome } from '../../core/outcome.js';
 import type { RunOptions } from '../../middleware/run-job.js';
-import { makeJobtermHelpers } from './helpers.js';
+import { JobtermHelpers } from './helpers.js';
 import { type ResolvedGraphileOptions, resolveGraphileOptions, type WrapTaskListOptions } from './options.js';
-import type { PoolLink } from './pool-link.js';
+import { linkedPool, type PoolLink } from './pool-link.js';
 import { GRAPHILE_WORKER_QUEUE } from './ref.js';
-import { type Written, writeOutcome } from './settle.js';
+import { type SettleTarget, type Written, writeOutcome } from './settle.js';
 import { checkSchema, defaultSchema, type GraphileSql, graphileSql } from './sql.js';
 
 /** Marks a wrapped task and keeps the original; a registered symbol, so two copies of jobterm agree. */
@@ -14,13 +14,12 @@ const ORIGINAL = Symbol.for('jobterm.graphile-worker.original');
 
 /** What wrapped tasks share: the plugin's or `wrapTaskList()`'s. */
 export interface WrapContext extends ResolvedGraphileOptions {
-  /** Statements for jobs whose pool jobterm does not know (`wrapTaskList()`). */
+  /** Statements for jobs whose pool no plugin joined (`wrapTaskList()` alone). */
   readonly sql: GraphileSql;
-  /** The pool that claimed a job, by graphile's `locked_by`; only the plugin knows pools. */
-  readonly poolFor?: (poolId: string) => PoolLink | undefined;
 }
 
 const SHUTDOWN_MESSAGE = 'graphile-worker is shutting down';
+const NO_FORWARD = Object.freeze([]);
 
 /** The task jobterm runs in place of `task`: same payload and helpers, plus a termination token. */
 export function wrapTaskWith(taskIdentifier: string, task: Task, context: WrapContext): Task {
@@ -29,45 +28,78 @@ export function wrapTaskWith(taskIdentifier: string, task: Task, context: WrapCo
   const { terminator } = context;
   const jobtermTask: Task = async function jobtermTask(payload, helpers) {
     const job = helpers.job;
-    const poolId = job.locked_by ?? '';
-    const link = context.poolFor?.(poolId);
-    const done = link?.jobStarted();
-    let written: Written = 'none';
+    const run = new GraphileJobRun(helpers, context.sql, maxRuntime);
+    run.link?.jobStarted();
     try {
-      const options: RunOptions<unknown> = {
-        // graphile's one pool-wide signal fires gracefulShutdownAbortTimeout
-        // after its own graceful shutdown starts: a shutdown for this job.
-        forward: helpers.abortSignal
-          ? [{ signal: helpers.abortSignal, kind: 'shutdown', message: SHUTDOWN_MESSAGE }]
-          : [],
-        settle: async (outcome) => {
-          written = await writeOutcome(outcome, {
-            sql: link?.sql ?? context.sql,
-            withPgClient: helpers.withPgClient,
-            job,
-            poolId,
-            // Without the plugin the pool is unknown, but graphile aborts its
-            // signal only after its graceful shutdown deactivated the pool.
-            poolStopped: () => (link === undefined ? helpers.abortSignal?.aborted === true : !link.fetching),
-          });
-        },
-        ...(maxRuntime === undefined ? {} : { maxRuntime }),
-      };
       const outcome = await terminator.run(
         { queue: GRAPHILE_WORKER_QUEUE, id: String(job.id) },
         (token) => {
-          helpers.jobterm = makeJobtermHelpers(token);
+          helpers.jobterm = new JobtermHelpers(token);
           return task(payload, helpers);
         },
-        options,
+        run,
       );
-      return endAsGraphileExpects(outcome, job, written) as ReturnType<Task>;
+      return endAsGraphileExpects(outcome, job, run.written) as ReturnType<Task>;
     } finally {
-      done?.();
+      run.link?.jobEnded();
     }
   };
   Object.defineProperty(jobtermTask, ORIGINAL, { value: task });
   return jobtermTask;
+}
+
+/**
+ * One job's run options and the target of its queue write, in one object:
+ * the wrapper runs for every job, so it allocates as little as it can.
+ */
+class GraphileJobRun implements RunOptions<unknown>, SettleTarget {
+  /** Known when a plugin joined the pool that claimed the job. */
+  readonly link: PoolLink | undefined;
+  readonly poolId: string;
+  readonly sql: GraphileSql;
+  readonly forward: NonNullable<RunOptions<unknown>['forward']>;
+  declare readonly maxRuntime?: number;
+  written: Written = 'none';
+
+  constructor(
+    private readonly helpers: JobHelpers,
+    fallbackSql: GraphileSql,
+    maxRuntime: number | undefined,
+  ) {
+    this.poolId = helpers.job.locked_by ?? '';
+    this.link = linkedPool(this.poolId);
+    this.sql = this.link?.sql ?? fallbackSql;
+    // graphile's one pool-wide signal fires gracefulShutdownAbortTimeout after
+    // its own graceful shutdown starts: a shutdown for this job. Under the
+    // plugin that graceful shutdown already runs terminator.shutdown(), which
+    // fired every token, so the listener is only needed without it (and for
+    // runOnce() pools, which the plugin leaves alone).
+    const needsForward = helpers.abortSignal !== undefined && (this.link === undefined || this.link.oneTime);
+    this.forward = needsForward
+      ? [{ signal: helpers.abortSignal, kind: 'shutdown', message: SHUTDOWN_MESSAGE }]
+      : NO_FORWARD;
+    if (maxRuntime !== undefined) (this as { maxRuntime?: number }).maxRuntime = maxRuntime;
+  }
+
+  get job(): Job {
+    return this.helpers.job;
+  }
+
+  get withPgClient(): WithPgClient {
+    return this.helpers.withPgClient;
+  }
+
+  poolStopped(): boolean {
+    // Without the plugin the pool is unknown, but graphile aborts its signal
+    // only after its graceful shutdown deactivated the pool.
+    return this.link === undefined ? this.helpers.abortSignal?.aborted === true : !this.link.fetching;
+  }
+
+  settle(outcome: JobOutcome<unknown>): Promise<void> | undefined {
+    return writeOutcome(outcome, this)?.then((written) => {
+      this.written = written;
+    });
+  }
 }
 
 /**

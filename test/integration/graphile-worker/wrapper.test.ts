@@ -23,8 +23,15 @@ describe('graphile-worker: wrapTaskList() without the plugin', () => {
     // graphile keeps its own signal handlers: the plugin is what turns them off.
     expect(worker.messages[0]).toMatchObject({ sigtermListeners: 1 });
     const id = await gw.addJob({ behave: 'complete' });
-    expect(await worker.waitFor(forJob('task-start', id))).toMatchObject({ hasToken: true, sameToken: true });
-    expect(await worker.waitFor(forJob('job-done', id))).toMatchObject({ error: null, running: 0 });
+    const start = await worker.waitFor(forJob('task-start', id));
+    expect(start).toMatchObject({ hasToken: true, sameToken: true });
+    // Without the plugin jobterm listens to graphile's abortSignal while the job
+    // runs, and removes that listener when it settles.
+    expect(await worker.waitFor(forJob('job-done', id))).toMatchObject({
+      error: null,
+      running: 0,
+      abortListeners: (start.abortListeners as number) - 1,
+    });
     await expect.poll(() => gw.row(id), { timeout: 5_000 }).toBeUndefined();
   });
 
@@ -58,5 +65,23 @@ describe('graphile-worker: wrapTaskList() without the plugin', () => {
     expect(await gw.locked()).toEqual({ jobs: 0, queues: 0 });
     expect(events(worker, 'graphile-job-failed')).toHaveLength(0);
     expect(await worker.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('together with the plugin: the plugin joins the pool, so SIGTERM puts the job back at once through jobterm', async () => {
+    const worker = await gw.startWorker({ JT_MODE: 'both' });
+    // The plugin turned graphile's handlers off; the terminator handles signals.
+    expect(worker.messages[0]).toMatchObject({ sigtermListeners: 1 });
+    const id = await gw.addJob({ behave: 'cooperate' });
+    await worker.waitFor(forJob('task-start', id));
+    worker.kill('SIGTERM');
+    expect(await worker.waitFor(forJob('saw-termination', id))).toMatchObject({
+      kind: 'shutdown',
+      message: 'worker shutting down',
+    });
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    const row = await gw.row(id);
+    expect(row).toMatchObject({ attempts: 0, locked_at: null, last_error: 'Interrupted: worker shutting down' });
+    expect(row!.run_at.getTime()).toBeLessThanOrEqual(row!.now.getTime());
+    expect(await gw.locked()).toEqual({ jobs: 0, queues: 0 });
   });
 });
