@@ -52,6 +52,25 @@ export const MIGRATIONS: readonly Migration[] = [
       COMMENT ON TABLE ${t} IS 'jobterm: durable kill requests. INSERT here (through jobterm) terminates jobs.';
     `,
   },
+  {
+    version: 2,
+    name: 'iteration progress',
+    sql: ({ progress: t }) => `
+      CREATE TABLE ${t} (
+        -- The job, as in kill_requests.
+        queue text NOT NULL CHECK (queue <> ''),
+        queue_name text NOT NULL DEFAULT '',
+        job_id text NOT NULL CHECK (job_id <> ''),
+        -- iterate()'s cursor: a JSON value, checked before it is written.
+        cursor jsonb NOT NULL,
+        saves integer NOT NULL DEFAULT 1,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (queue, queue_name, job_id)
+      );
+      COMMENT ON TABLE ${t} IS 'jobterm: iterate() cursors of jobs that stopped before finishing; deleted when the iteration completes.';
+    `,
+  },
 ];
 
 /** The version a fully migrated schema is at. */

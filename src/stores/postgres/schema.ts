@@ -12,6 +12,8 @@ export interface SchemaNames {
   readonly quotedSchema: string;
   /** `"jobterm"."kill_requests"` */
   readonly requests: string;
+  /** `"jobterm"."progress"`: iterate()'s cursors */
+  readonly progress: string;
   /** `"jobterm"."migrations"` */
   readonly migrations: string;
   /** Short and unique per schema, for names PostgreSQL limits to 63 bytes (prepared statements). */
@@ -37,6 +39,7 @@ export function schemaNames(schema: string): SchemaNames {
     schema,
     quotedSchema,
     requests: `${quotedSchema}.${quoteIdentifier('kill_requests')}`,
+    progress: `${quotedSchema}.${quoteIdentifier('progress')}`,
     migrations: `${quotedSchema}.${quoteIdentifier('migrations')}`,
     hash: shortHash(schema),
     requestChannel: channelName(schema, 'kill_request'),

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { expected } from '../../core/errors.js';
 import { type JobRef, validateJobRef } from '../../core/job-ref.js';
 import { MAX_REASON_LENGTH, milliseconds } from '../../core/options.js';
+import type { ProgressStore } from '../../core/progress.js';
 import type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome } from '../../core/store.js';
 import { describeFailure } from './errors.js';
 import { Listener } from './listener.js';
@@ -15,6 +16,7 @@ import {
 } from './options.js';
 import { PendingRequests } from './pending.js';
 import { Poller } from './poller.js';
+import { makeProgressStore } from './progress.js';
 import {
   deleteExpired,
   insertRequest,
@@ -66,6 +68,8 @@ export class PostgresStore implements KillStore {
   private batch: { requests: Set<string>; resolved: Set<string> } | undefined;
   private failing = { poll: false, waits: false };
   private closing: Promise<void> | undefined;
+  /** iterate()'s cursors, in the same schema; the terminator uses it by default. */
+  readonly progress: ProgressStore;
 
   constructor(options: PostgresStoreOptions) {
     this.options = resolvePostgresStoreOptions(options);
@@ -104,6 +108,12 @@ export class PostgresStore implements KillStore {
       this.options.pollInterval,
       () => this.watch('waits', () => this.checkWaiters([...this.waiters.keys()])),
       (error) => this.report(error),
+    );
+    this.progress = makeProgressStore(
+      this.pool,
+      this.names,
+      () => this.ready(),
+      (fn) => this.db(fn),
     );
     const pruneInterval = this.options.pruneInterval;
     this.pruner =
@@ -295,7 +305,7 @@ export class PostgresStore implements KillStore {
       const code = (error as { code?: unknown }).code;
       if (code === '42P01' || code === '3F000') {
         throw new Error(
-          `jobterm: schema "${this.names.schema}" has no kill_requests table; run \`jobterm migrate\` or leave the store's \`migrate\` option on`,
+          `jobterm: schema "${this.names.schema}" is missing jobterm's tables; run \`jobterm migrate\` or leave the store's \`migrate\` option on`,
           { cause: error },
         );
       }

@@ -59,15 +59,15 @@ describe('jobterm CLI', () => {
 
   it('migrate creates the schema, then says it is up to date; concurrent migrates all succeed', async () => {
     const first = await jobterm(['migrate'], env);
-    expect(first).toEqual({ code: 0, stdout: 'schema "jobterm" migrated from version 0 to 1\n', stderr: '' });
+    expect(first).toEqual({ code: 0, stdout: 'schema "jobterm" migrated from version 0 to 2\n', stderr: '' });
     const again = await jobterm(['migrate', '--json'], env);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toEqual({ schema: 'jobterm', from: 1, to: 1, applied: [] });
+    expect(JSON.parse(again.stdout)).toEqual({ schema: 'jobterm', from: 2, to: 2, applied: [] });
 
     const racers = await Promise.all([1, 2, 3].map(() => jobterm(['migrate', '--schema', 'raced'], env)));
     expect(racers.map((r) => r.code)).toEqual([0, 0, 0]);
-    expect(racers.filter((r) => /migrated from version 0 to 1/.test(r.stdout))).toHaveLength(1);
-    expect(await db.query('SELECT version FROM raced.migrations')).toEqual([{ version: 1 }]);
+    expect(racers.filter((r) => /migrated from version 0 to 2/.test(r.stdout))).toHaveLength(1);
+    expect(await db.query('SELECT version FROM raced.migrations')).toEqual([{ version: 1 }, { version: 2 }]);
   });
 
   it('terminate stores a request (exit 0), records who asked, and a second one returns the same request', async () => {
@@ -200,7 +200,7 @@ describe('jobterm CLI', () => {
       const result = await jobterm(args, env);
       expect(result.code).toBe(3);
       expect(oneLine(result.stderr)).toEqual([
-        expect.stringMatching(/schema "typo" has no kill_requests table; run `jobterm migrate`/),
+        expect.stringMatching(/schema "typo" is missing jobterm's tables; run `jobterm migrate`/),
       ]);
     }
     expect(await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'typo'`)).toEqual([]);

@@ -55,11 +55,12 @@ describe('postgresStore', () => {
     it('creates the schema once, is idempotent, and is safe when several processes migrate at once', async () => {
       const racers = Array.from({ length: 4 }, () => make({ schema: 'migration_race' }));
       const results = await Promise.all(racers.map((store) => store.migrate()));
-      expect(results.filter((r) => r.applied.length > 0)).toEqual([{ from: 0, to: 1, applied: [1] }]);
+      expect(results.filter((r) => r.applied.length > 0)).toEqual([{ from: 0, to: 2, applied: [1, 2] }]);
       expect(results.filter((r) => r.applied.length === 0)).toHaveLength(3);
-      expect(await make({ schema: 'migration_race' }).migrate()).toEqual({ from: 1, to: 1, applied: [] });
+      expect(await make({ schema: 'migration_race' }).migrate()).toEqual({ from: 2, to: 2, applied: [] });
       expect(await db.query('SELECT version, name FROM migration_race.migrations')).toEqual([
         { version: 1, name: 'kill requests' },
+        { version: 2, name: 'iteration progress' },
       ]);
       const indexes = await db.query<{ indexname: string }>(
         `SELECT indexname FROM pg_indexes WHERE schemaname = 'migration_race' ORDER BY indexname`,
@@ -70,13 +71,14 @@ describe('postgresStore', () => {
         'kill_requests_pkey',
         'kill_requests_requested_at',
         'migrations_pkey',
+        'progress_pkey',
       ]);
     });
 
     it('with `migrate: false`, a missing schema is a clear error, not a crash', async () => {
       const store = make({ schema: 'never_migrated', migrate: false });
       await expect(store.request({ ref: { queue: 'q', id: '1' }, message: 'x' })).rejects.toThrow(
-        /schema "never_migrated" has no kill_requests table; run `jobterm migrate`/,
+        /schema "never_migrated" is missing jobterm's tables; run `jobterm migrate`/,
       );
     });
   });

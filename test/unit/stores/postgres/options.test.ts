@@ -62,6 +62,7 @@ describe('schema names', () => {
       schema: 'jobterm',
       quotedSchema: '"jobterm"',
       requests: '"jobterm"."kill_requests"',
+      progress: '"jobterm"."progress"',
       migrations: '"jobterm"."migrations"',
       hash: expect.stringMatching(/^[0-9a-f]{8}$/),
       requestChannel: 'jobterm:kill_request',
