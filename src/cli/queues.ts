@@ -17,5 +17,10 @@ export async function adapterFor(queue: string, pool: pg.Pool): Promise<QueueAda
     const { graphileWorkerAdapter, hasGraphileWorkerSchema } = await import('../adapters/graphile-worker/adapter.js');
     return (await hasGraphileWorkerSchema(pool)) ? graphileWorkerAdapter({ pool }) : undefined;
   }
+  if (queue === 'pg-boss') {
+    const { pgBossAdapter } = await import('../adapters/pg-boss/adapter.js');
+    const { rows } = await pool.query<{ present: boolean }>("select to_regclass('pgboss.job') is not null as present");
+    return rows[0]?.present === true ? pgBossAdapter({ pool }) : undefined;
+  }
   return undefined;
 }

@@ -34,7 +34,7 @@ function show(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return `Date(${value.toISOString()})`;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : `Date(${value.toISOString()})`;
   if (typeof value === 'object' && value !== null) {
     try {
       return JSON.stringify(value);
