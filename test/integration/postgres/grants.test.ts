@@ -34,6 +34,7 @@ describe('least-privilege roles (the GRANTs in the docs)', () => {
     }
     // As documented: workers read and update requests; requesters also insert them.
     await db.query(`GRANT SELECT, UPDATE ON jobterm.kill_requests TO ${worker}`);
+    await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON jobterm.progress TO ${worker}`);
     await db.query(`GRANT SELECT, INSERT, UPDATE ON jobterm.kill_requests TO ${requester}`);
   });
   afterAll(async () => {
@@ -70,6 +71,14 @@ describe('least-privilege roles (the GRANTs in the docs)', () => {
         code: '42501',
       });
       await expect(asRequester.prune()).rejects.toMatchObject({ code: '42501' });
+
+      // iterate()'s cursors: the worker keeps them, the requester cannot touch them.
+      const job = { queue: 'q', id: 'iterating' };
+      await asWorker.progress.save(job, { after: 7 });
+      expect(await asWorker.progress.load(job)).toEqual({ after: 7 });
+      await asWorker.progress.clear(job);
+      expect(await asWorker.progress.load(job)).toBeUndefined();
+      await expect(asRequester.progress.save(job, 1)).rejects.toMatchObject({ code: '42501' });
       await expect(asRequester.migrate()).resolves.toMatchObject({ applied: [] });
     } finally {
       await asWorker.close();
