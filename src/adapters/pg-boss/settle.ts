@@ -47,7 +47,7 @@ export async function settleJob(
       await cancelJob(ctx, job, outcome.reason);
       return;
     case 'interrupted':
-      if (outcome.resumable) await putBack(ctx, job, outcome.reason);
+      if (outcome.resumable) await putBack(ctx, job, outcome.reason, outcome.retryDelay ?? 0);
       else if (failures !== 'pg-boss') await failJob(ctx, job, terminationOutput(outcome.reason));
       return;
     case 'failed':
@@ -69,8 +69,12 @@ async function cancelJob(ctx: SettleContext, job: PgBossJob, reason: Termination
   await ctx.boss.cancel(job.name, job.id);
 }
 
-/** Back in the queue without spending an attempt (see `putBackSql`); pg-boss's own settle is fenced off. */
-async function putBack(ctx: SettleContext, job: PgBossJob, reason: TerminationReason): Promise<void> {
+/**
+ * Back in the queue without spending an attempt (see `putBackSql`), runnable
+ * after `delay` ms (a throttled iteration) or at once; pg-boss's own settle
+ * is fenced off.
+ */
+async function putBack(ctx: SettleContext, job: PgBossJob, reason: TerminationReason, delay: number): Promise<void> {
   const output = terminationOutput(reason);
   try {
     const { rows } = await ctx.boss
@@ -81,6 +85,7 @@ async function putBack(ctx: SettleContext, job: PgBossJob, reason: TerminationRe
         job.retryCount,
         JSON.stringify(output),
         notifyChannelSchema(ctx.schema),
+        Math.max(0, Math.round(delay)),
       ]);
     // No row: the job left this attempt already (pg-boss expired or failed
     // it, someone cancelled it); whatever did that decided its state.

@@ -44,23 +44,35 @@ export function isUuid(id: string): boolean {
  * when `started_on` is set); `upsert_by_key` is cleared, as restore does, so
  * the job cannot collide in `job_i13` with a newer upsert of its key.
  * `start_after` is already in the past (the job was claimed), so the job is
- * runnable at once. `output` records why it came back.
+ * runnable at once, unless the outcome asks for a delay (a throttled
+ * iteration): then `start_after` moves to now + the delay, and `keep_until`
+ * slides with it by the same retention window, as pg-boss 12's own
+ * `updateJob` does, so its deletion sweep (`state < active AND keep_until <
+ * now`) cannot remove the waiting job. `output` records why it came back.
  *
- * It then sends the NOTIFY pg-boss's own inserts send (`pg_notify` on
- * `pgboss_` + the first 24 hex digits of sha224(schema), payload the queue
- * name), so workers on `notify` queues fetch it now instead of at their next
- * poll (30 s by default while NOTIFY is active).
+ * A job runnable at once then gets the NOTIFY pg-boss's own inserts send
+ * (`pg_notify` on `pgboss_` + the first 24 hex digits of sha224(schema),
+ * payload the queue name), so workers on `notify` queues fetch it now instead
+ * of at their next poll (30 s by default while NOTIFY is active). A delayed
+ * one gets none, as pg-boss notifies only for jobs runnable now: workers find
+ * it at their first poll after `start_after`.
  *
- * $1 name, $2 id, $3 the attempt's retry_count, $4 output, $5 the schema as pg-boss names its channel.
+ * $1 name, $2 id, $3 the attempt's retry_count, $4 output, $5 the schema as
+ * pg-boss names its channel, $6 the delay in ms (0: at once).
  */
 export function putBackSql(schema: string): string {
   return `WITH back AS (
       UPDATE ${schema}.job
-      SET state = 'created', started_on = NULL, heartbeat_on = NULL, upsert_by_key = NULL, output = $4::jsonb
+      SET state = 'created', started_on = NULL, heartbeat_on = NULL, upsert_by_key = NULL, output = $4::jsonb,
+        start_after = CASE WHEN $6::bigint > 0 THEN now() + $6::bigint * interval '1 millisecond' ELSE start_after END,
+        keep_until = CASE WHEN $6::bigint > 0 THEN now() + $6::bigint * interval '1 millisecond' + (keep_until - start_after)
+          ELSE keep_until END
       WHERE name = $1 AND id = $2::uuid AND state = 'active' AND retry_count = $3
       RETURNING id
     )
-    SELECT id, pg_notify('pgboss_' || left(encode(sha224(convert_to($5::text, 'UTF8')), 'hex'), 24), $1) FROM back`;
+    SELECT id,
+      CASE WHEN $6::bigint <= 0 THEN pg_notify('pgboss_' || left(encode(sha224(convert_to($5::text, 'UTF8')), 'hex'), 24), $1) END
+    FROM back`;
 }
 
 /**
