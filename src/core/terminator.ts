@@ -19,7 +19,7 @@ import { makeReason, type TerminationReason } from './reason.js';
 import { Registry } from './registry.js';
 import type { ShutdownReport } from './shutdown-report.js';
 import { installSignalHandlers } from './signals.js';
-import type { KillRequest, RequestOutcome } from './store.js';
+import type { KillRequest, KillStore, RequestOutcome } from './store.js';
 import type { TerminationToken } from './token.js';
 
 export interface TerminateOptions {
@@ -345,9 +345,10 @@ export class Terminator {
     }
   }
 
-  private async afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> {
+  /** Undefined (no promise made, on every job's path) when there is nothing to record. */
+  private afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined {
     const store = this.options.store;
-    if (store === undefined) return;
+    if (store === undefined) return undefined;
     let requestId: string | undefined;
     let result: RequestOutcome | undefined;
     if (outcome.status === 'terminated' && outcome.reason.requestId !== undefined) {
@@ -358,7 +359,16 @@ export class Terminator {
       requestId = store.pendingFor(ref)?.id;
       result = 'already_finished';
     }
-    if (requestId === undefined || result === undefined) return;
+    if (requestId === undefined || result === undefined) return undefined;
+    return this.resolveRequest(store, requestId, result, ref);
+  }
+
+  private async resolveRequest(
+    store: KillStore,
+    requestId: string,
+    result: RequestOutcome,
+    ref: JobRef,
+  ): Promise<void> {
     try {
       await store.resolve(requestId, result, this.options.workerId);
     } catch (error) {

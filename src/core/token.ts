@@ -34,29 +34,29 @@ export type CallbackErrorHandler = (error: unknown) => void;
 /** The writable side of a token, kept by the terminator. */
 export class TokenSource {
   readonly token: TerminationToken;
-  private readonly controller = new AbortController();
+  // Made on first use: most jobs never read their signal, and an
+  // AbortController is the heaviest part of a token.
+  private controller: AbortController | undefined;
+  /** What the signal aborts with: the first reason's error (an AbortSignal aborts once). */
+  private abortError: JobTerminatedError | undefined;
   private currentReason: TerminationReason | undefined;
   private currentDeadline: Date | undefined;
   private callbacks: Array<(reason: TerminationReason) => void> | undefined = [];
 
   constructor(private readonly onCallbackError: CallbackErrorHandler) {
-    const source = this;
-    this.token = {
-      get signal() {
-        return source.controller.signal;
-      },
-      get reason() {
-        return source.currentReason;
-      },
-      get deadline() {
-        return source.currentDeadline;
-      },
-      isTerminating: () => source.currentReason !== undefined,
-      throwIfTerminating: () => {
-        if (source.currentReason !== undefined) throw source.error();
-      },
-      onTerminate: (fn) => source.subscribe(fn),
-    };
+    this.token = new Token(this);
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortError !== undefined) this.controller.abort(this.abortError);
+    }
+    return this.controller.signal;
+  }
+
+  get deadline(): Date | undefined {
+    return this.currentDeadline;
   }
 
   get reason(): TerminationReason | undefined {
@@ -74,7 +74,8 @@ export class TokenSource {
     this.currentReason = reason;
     this.currentDeadline = deadline;
     if (first) {
-      this.controller.abort(new JobTerminatedError(reason));
+      this.abortError = new JobTerminatedError(reason);
+      this.controller?.abort(this.abortError);
       const callbacks = this.callbacks ?? [];
       this.callbacks = undefined;
       for (const fn of callbacks) this.call(fn, reason);
@@ -97,7 +98,8 @@ export class TokenSource {
     this.callbacks = undefined;
   }
 
-  private subscribe(fn: (reason: TerminationReason) => void): () => void {
+  /** `token.onTerminate()`. */
+  subscribe(fn: (reason: TerminationReason) => void): () => void {
     if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
     if (this.currentReason !== undefined) {
       this.call(fn, this.currentReason);
@@ -117,5 +119,50 @@ export class TokenSource {
     } catch (error) {
       this.onCallbackError(error);
     }
+  }
+}
+
+/**
+ * The read side of a token: one small object per job. Its methods are made
+ * on first use and kept, so a job that never calls them allocates nothing
+ * more, and `const { throwIfTerminating } = token` still works.
+ */
+class Token implements TerminationToken {
+  private isTerminatingFn: (() => boolean) | undefined;
+  private throwIfTerminatingFn: (() => void) | undefined;
+  private onTerminateFn: ((fn: (reason: TerminationReason) => void) => () => void) | undefined;
+
+  constructor(private readonly source: TokenSource) {}
+
+  get signal(): AbortSignal {
+    return this.source.signal;
+  }
+
+  get reason(): TerminationReason | undefined {
+    return this.source.reason;
+  }
+
+  get deadline(): Date | undefined {
+    return this.source.deadline;
+  }
+
+  get isTerminating(): () => boolean {
+    const source = this.source;
+    this.isTerminatingFn ??= () => source.reason !== undefined;
+    return this.isTerminatingFn;
+  }
+
+  get throwIfTerminating(): () => void {
+    const source = this.source;
+    this.throwIfTerminatingFn ??= () => {
+      if (source.reason !== undefined) throw source.error();
+    };
+    return this.throwIfTerminatingFn;
+  }
+
+  get onTerminate(): (fn: (reason: TerminationReason) => void) => () => void {
+    const source = this.source;
+    this.onTerminateFn ??= (fn) => source.subscribe(fn);
+    return this.onTerminateFn;
   }
 }

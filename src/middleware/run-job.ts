@@ -51,7 +51,7 @@ export interface JobHost {
   shutdownInProgress(): { reason: TerminationReason; graceMs: number } | undefined;
   emit<K extends keyof TerminatorEvents>(event: K, payload: TerminatorEvents[K]): void;
   /** Records the ending on the job's kill request, if it had one. Never rejects. */
-  afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void>;
+  afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined;
 }
 
 /** Marks, from inside a job, that it saved progress: a `timeout` then puts it back without spending an attempt. */
@@ -253,7 +253,8 @@ export async function runJob<T>(
         host.emit('error', { error, during: 'settle', ref });
       }
     }
-    await host.afterSettle(ref, outcome);
+    const recorded = host.afterSettle(ref, outcome);
+    if (recorded !== undefined) await recorded;
     if (outcome.status === 'terminated') {
       host.emit('terminated', { ref, reason: outcome.reason, escalated: outcome.escalated });
     } else if (outcome.status === 'interrupted') {
