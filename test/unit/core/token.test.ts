@@ -70,6 +70,32 @@ describe('TerminationToken', () => {
   });
 });
 
+describe('TerminationToken made lazily (the per-job hot path)', () => {
+  it('its methods still work destructured, and are the same functions each time', () => {
+    const source = new TokenSource(() => {});
+    const { isTerminating, throwIfTerminating, onTerminate } = source.token;
+    expect(source.token.isTerminating).toBe(isTerminating);
+    const seen: string[] = [];
+    onTerminate((reason) => seen.push(reason.kind));
+    expect(isTerminating()).toBe(false);
+    source.terminate(kill);
+    expect(isTerminating()).toBe(true);
+    expect(() => throwIfTerminating()).toThrow('Terminated: operator asked (by alice)');
+    expect(seen).toEqual(['kill']);
+  });
+
+  it('a signal first read after a shutdown then a kill is aborted with the first reason, as an eager one would be', () => {
+    const source = new TokenSource(() => {});
+    source.terminate(shutdown);
+    source.terminate(kill);
+    const { signal } = source.token;
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as JobTerminatedError).reason.kind).toBe('shutdown');
+    expect(source.token.signal).toBe(signal);
+    expect(source.token.reason?.kind).toBe('kill');
+  });
+});
+
 describe('isJobTerminatedError', () => {
   it('checks the name, so a copy from another jobterm instance still counts', () => {
     const foreign = Object.assign(new Error('Terminated: x'), { name: 'JobTerminatedError', reason: kill });
