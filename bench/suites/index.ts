@@ -2,8 +2,16 @@ import type { BenchSuite } from '../lib/types.js';
 import { escalationSuite } from './escalation.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
 import { iterateSuite } from './iterate.js';
+import { iterateShutdownSuite } from './iterate-shutdown.js';
 import { killDelivery } from './kill-delivery.js';
 import { pgBossSuite } from './pg-boss.js';
 
 /** Every suite `npm run bench` runs, in order. Add new ones here. */
-export const suites: BenchSuite[] = [iterateSuite, escalationSuite, killDelivery, pgBossSuite, graphileWorkerSuite];
+export const suites: BenchSuite[] = [
+  iterateSuite,
+  iterateShutdownSuite,
+  escalationSuite,
+  killDelivery,
+  pgBossSuite,
+  graphileWorkerSuite,
+];
