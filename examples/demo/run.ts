@@ -232,9 +232,9 @@ async function main(): Promise<void> {
   // A third of the way is enough to show a resume from the middle.
   await waitFor('gw-1', 'the backfill a third done', (m) => m.event === 'progress' && Number(m.cursor) >= ROWS / 3);
   // Added now, while gw-2 is still on standby, so gw-1 runs it and it is still running at the SIGTERM.
-  const stubborn = jobRef(await utils.addJob('stubborn', { seconds: 6 }));
+  const stubborn = jobRef(await utils.addJob('stubborn', { seconds: 8 }));
   jobs.add(stubborn, 'stubborn', 'escalated; rerun on gw-2', 'completed');
-  timeline.row('demo', `graphile-worker: added ${jobs.name(stubborn.id)} (6 s; never looks at its token)`);
+  timeline.row('demo', `graphile-worker: added ${jobs.name(stubborn.id)} (8 s; never looks at its token)`);
   await event('gw-1', 'job-start', stubborn.id);
   timeline.row('demo', 'rolling deploy: gw-2 starts fetching, then gw-1 gets SIGTERM');
   gw2.send('start');
