@@ -11,8 +11,7 @@
  *   scale: from `addJob()` here to the task starting in that worker (its
  *   LISTEN/NOTIFY). Rounds alternate.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Logger, makeWorkerUtils, run, runMigrations, type Task, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
@@ -21,6 +20,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
+import { connectWorker } from '../lib/worker-messages.js';
 
 const workerScript = fileURLToPath(new URL('../workers/graphile-worker-worker.ts', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
@@ -160,7 +160,7 @@ async function killLatency(ctx: BenchContext, url: string, utils: WorkerUtils): 
     env: { ...process.env, DATABASE_URL: url },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const next = connect(child);
+  const next = connectWorker(child, 'graphile-worker bench worker');
   const toStart: number[] = [];
   const toFired: number[] = [];
   const toSettled: number[] = [];
@@ -210,43 +210,4 @@ async function killLatency(ctx: BenchContext, url: string, utils: WorkerUtils): 
       notes,
     },
   ];
-}
-
-interface Message {
-  e: string;
-  i?: string;
-  t?: number;
-}
-
-/** The worker process's messages, awaited by kind and job id. */
-function connect(child: ChildProcess) {
-  const seen = new Map<string, Message>();
-  const waiting = new Map<string, (message: Message) => void>();
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const message = JSON.parse(line) as Message;
-    const key = `${message.e}:${message.i ?? ''}`;
-    const resolve = waiting.get(key);
-    if (resolve) {
-      waiting.delete(key);
-      resolve(message);
-    } else seen.set(key, message);
-  });
-  return (e: string, i = '', timeout = 10_000): Promise<Message> => {
-    const key = `${e}:${i}`;
-    const early = seen.get(key);
-    if (early) {
-      seen.delete(key);
-      return Promise.resolve(early);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiting.delete(key);
-        reject(new Error(`graphile-worker bench worker sent no ${key} within ${timeout} ms`));
-      }, timeout);
-      waiting.set(key, (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
-  };
 }

