@@ -123,15 +123,16 @@ describe('iterate() on graphile-worker, across processes', () => {
     expect(t.runs.map((r) => r.pid)).toEqual([a.pid, b.pid]);
   });
 
+  // The backfill's pass takes over 1 s (see backfill.ts), so 450 ms slices stop it at least twice.
   it('maxRuntime: several interruptions, each back in the queue unspent; every id once', async () => {
     const worker = await startWorker();
-    const id = await addBackfill({ maxRuntime: 700 });
+    const id = await addBackfill({ maxRuntime: 450 });
     await worker.waitFor(about('iterate-interrupted', id), 30_000);
     // The pool still fetches: jobterm refunds the attempt and graphile's own
     // fail write unlocks the job, adding its retry delay (exp(0) = 1 s).
     await expect.poll(async () => (await row(id))?.locked_at, { timeout: 5_000 }).toBeNull();
     expect(await row(id)).toMatchObject({ attempts: 0, max_attempts: 5 });
-    expect((await row(id))!.last_error).toMatch(/^Timed out: maxRuntime of 700 ms/);
+    expect((await row(id))!.last_error).toMatch(/^Timed out: maxRuntime of 450 ms/);
 
     await worker.waitFor(about('iterate-complete', id), 60_000);
     await expect.poll(() => row(id), { timeout: 5_000 }).toBeUndefined();

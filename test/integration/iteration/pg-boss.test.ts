@@ -104,9 +104,10 @@ describe('iterate() on pg-boss, across processes', () => {
     expect(t.runs.map((r) => r.pid)).toEqual([a.pid, b.pid]);
   });
 
+  // The backfill's pass takes over 1 s (see backfill.ts), so 450 ms slices stop it at least twice.
   it('maxRuntime: several interruptions, each back in the queue unspent; every id once', async () => {
     const worker = await startWorker();
-    const id = await addBackfill({ maxRuntime: 700 });
+    const id = await addBackfill({ maxRuntime: 450 });
     await worker.waitFor('iterate-complete', 60_000);
     const finished = await waitForRow(pool, id, (r) => r.state === 'completed');
     expect(finished.retry_count).toBe(0);
