@@ -1,4 +1,4 @@
-import { expected } from '../../core/errors.js';
+import { checkKnownKeys, expected } from '../../core/errors.js';
 import { milliseconds } from '../../core/options.js';
 import type { Terminator } from '../../core/terminator.js';
 
@@ -27,9 +27,7 @@ export interface ResolvedGraphileOptions {
 export function resolveGraphileOptions(options: unknown, known: readonly string[]): ResolvedGraphileOptions {
   if (typeof options !== 'object' || options === null)
     throw expected('options', 'an object with a `terminator`', options);
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw expected('options', `an object with only ${known.join(', ')}`, `a \`${key}\` key`);
-  }
+  checkKnownKeys('options', options, known);
   const { terminator, maxRuntime } = options as Partial<JobtermGraphileOptions>;
   // Duck-typed, not instanceof: two copies of jobterm in one process must still agree.
   if (

@@ -1,5 +1,5 @@
 import { makeDeferred } from '../../core/deferred.js';
-import { expected, JobTerminatedError } from '../../core/errors.js';
+import { checkKnownKeys, expected, JobTerminatedError } from '../../core/errors.js';
 import type { JobRef } from '../../core/job-ref.js';
 import { milliseconds } from '../../core/options.js';
 import type { JobOutcome } from '../../core/outcome.js';
@@ -78,7 +78,7 @@ export interface PgBossJobterm {
   dispose(): void;
 }
 
-const OPTION_KEYS = new Set(['boss', 'terminator', 'schema', 'stopBoss', 'maxRuntime']);
+const OPTION_KEYS = ['boss', 'terminator', 'schema', 'stopBoss', 'maxRuntime'];
 
 /**
  * Adds termination to pg-boss 12 workers:
@@ -90,11 +90,7 @@ const OPTION_KEYS = new Set(['boss', 'terminator', 'schema', 'stopBoss', 'maxRun
  */
 export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
   if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw expected('options', `an object with only ${[...OPTION_KEYS].join(', ')}`, `a \`${key}\` key`);
-    }
-  }
+  checkKnownKeys('pgBossJobterm() options', options, OPTION_KEYS);
   const boss = checkBoss(options.boss);
   const terminator = options.terminator;
   if (typeof terminator !== 'object' || terminator === null || typeof terminator.run !== 'function') {
