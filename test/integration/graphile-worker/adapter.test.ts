@@ -177,7 +177,9 @@ describe('bad input: a TypeError naming what was wrong, before anything is writt
       /Expected `terminator` to be a Terminator from createTerminator\(\), got undefined/,
     );
     // @ts-expect-error: unknown option
-    expect(() => makeJobtermPreset({ terminator, handleSignals: true })).toThrow(/Unknown option `handleSignals` in `options`: expected one of/);
+    expect(() => makeJobtermPreset({ terminator, handleSignals: true })).toThrow(
+      /Unknown option `handleSignals` in `options`: expected one of/,
+    );
     expect(() => makeJobtermPlugin({ terminator, maxRuntime: -5 })).toThrow(
       /Expected `maxRuntime` to be a non-negative number/,
     );

@@ -402,7 +402,9 @@ describe('pg-boss adapter, in one process', () => {
       /Expected `schema` to be a PostgreSQL schema name/,
     );
     expect(() => pgBossJobterm({ boss, terminator, maxRuntime: -1 })).toThrow(TypeError);
-    expect(() => pgBossJobterm({ boss, terminator, extra: 1 } as never)).toThrow(/Unknown option `extra` in `pgBossJobterm\(\) options`: expected one of boss, terminator/);
+    expect(() => pgBossJobterm({ boss, terminator, extra: 1 } as never)).toThrow(
+      /Unknown option `extra` in `pgBossJobterm\(\) options`: expected one of boss, terminator/,
+    );
     expect(() => jt.handler('nope' as never)).toThrow(/Expected `fn` to be a function/);
     expect(() => jt.eachJob(async () => {}, { perJobResults: 'yes' as never })).toThrow(
       /Expected `perJobResults` to be a boolean/,
