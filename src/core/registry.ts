@@ -22,35 +22,41 @@ export interface RegisteredJob {
  * duplicate delivery is still settling.
  */
 export class Registry {
-  private readonly byKey = new Map<string, Set<RegisteredJob>>();
+  // One job per key is the rule; a Set only for the rare duplicate. This runs
+  // twice for every job, so the common case allocates nothing but the entry.
+  private readonly byKey = new Map<string, RegisteredJob | Set<RegisteredJob>>();
   private count = 0;
 
   add(job: RegisteredJob): void {
-    let entries = this.byKey.get(job.key);
-    if (entries === undefined) {
-      entries = new Set();
-      this.byKey.set(job.key, entries);
-    }
-    entries.add(job);
+    const entry = this.byKey.get(job.key);
+    if (entry === undefined) this.byKey.set(job.key, job);
+    else if (entry instanceof Set) entry.add(job);
+    else this.byKey.set(job.key, new Set([entry, job]));
     this.count++;
   }
 
   delete(job: RegisteredJob): void {
-    const entries = this.byKey.get(job.key);
-    if (entries?.delete(job)) {
+    const entry = this.byKey.get(job.key);
+    if (entry === job) {
+      this.byKey.delete(job.key);
       this.count--;
-      if (entries.size === 0) this.byKey.delete(job.key);
+    } else if (entry instanceof Set && entry.delete(job)) {
+      this.count--;
+      if (entry.size === 1) this.byKey.set(job.key, entry.values().next().value as RegisteredJob);
     }
   }
 
   find(ref: JobRef): RegisteredJob[] {
-    const entries = this.byKey.get(refKey(ref));
-    return entries === undefined ? [] : [...entries];
+    const entry = this.byKey.get(refKey(ref));
+    return entry === undefined ? [] : entry instanceof Set ? [...entry] : [entry];
   }
 
   all(): RegisteredJob[] {
     const jobs: RegisteredJob[] = [];
-    for (const entries of this.byKey.values()) jobs.push(...entries);
+    for (const entry of this.byKey.values()) {
+      if (entry instanceof Set) jobs.push(...entry);
+      else jobs.push(entry);
+    }
     return jobs;
   }
 

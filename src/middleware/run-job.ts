@@ -1,5 +1,5 @@
 import { withJob } from '../core/context.js';
-import { makeDeferred } from '../core/deferred.js';
+import { type Deferred, makeDeferred } from '../core/deferred.js';
 import type { TerminatorEvents } from '../core/events.js';
 import { type JobRef, refKey } from '../core/job-ref.js';
 import type { Logger } from '../core/logger.js';
@@ -81,8 +81,14 @@ class RunningJob<T> implements RegisteredJob {
   readonly startedAt = new Date();
   progressSaved = false;
   retryDelay: number | undefined;
-  private readonly ending = makeDeferred<JobOutcome<T>>();
-  private readonly finished = makeDeferred<JobOutcome<T>>();
+  /** How the job ended; the first ending wins (the job's own, or escalation). */
+  readonly decided: Promise<JobOutcome<T>>;
+  private decide!: (outcome: JobOutcome<T>) => void;
+  private isDecided = false;
+  // Every job awaits `decided`; only shutdown() and terminate({ wait }) ask
+  // for `done`, so its promise is made on demand (this runs for every job).
+  private finalOutcome: JobOutcome<T> | undefined;
+  private finished: Deferred<JobOutcome<T>> | undefined;
   private escalationTimer: NodeJS.Timeout | undefined;
   private jobSettled = false;
 
@@ -92,6 +98,9 @@ class RunningJob<T> implements RegisteredJob {
     private readonly options: RunOptions<T>,
   ) {
     this.key = refKey(ref);
+    this.decided = new Promise((resolve) => {
+      this.decide = resolve;
+    });
     this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
     progressMarks.set(this.source.token, this as RunningJob<unknown>);
   }
@@ -110,15 +119,19 @@ class RunningJob<T> implements RegisteredJob {
   }
 
   get done(): Promise<JobOutcome<T>> {
+    if (this.finalOutcome !== undefined) return Promise.resolve(this.finalOutcome);
+    this.finished ??= makeDeferred<JobOutcome<T>>();
     return this.finished.promise;
   }
 
-  get decided(): Promise<JobOutcome<T>> {
-    return this.ending.promise;
+  private end(outcome: JobOutcome<T>): void {
+    if (this.isDecided) return;
+    this.isDecided = true;
+    this.decide(outcome);
   }
 
   terminate(reason: TerminationReason, graceMs: number | undefined): void {
-    if (this.ending.settled) return;
+    if (this.isDecided) return;
     const deadline = graceMs === undefined ? undefined : new Date(Date.now() + graceMs);
     if (!this.source.terminate(reason, deadline)) return;
     this.host.emit('terminating', { ref: this.ref, reason });
@@ -132,7 +145,7 @@ class RunningJob<T> implements RegisteredJob {
   }
 
   escalate(): void {
-    if (this.ending.settled) return;
+    if (this.isDecided) return;
     const reason = this.source.reason;
     if (reason === undefined) return;
     const hardStop = this.options.hardStop;
@@ -141,7 +154,7 @@ class RunningJob<T> implements RegisteredJob {
       job: this.ref,
       kind: reason.kind,
     });
-    this.ending.resolve(this.fromReason(reason, true));
+    this.end(this.fromReason(reason, true));
     if (hardStop !== undefined) {
       Promise.resolve()
         .then(() => hardStop(reason))
@@ -154,11 +167,11 @@ class RunningJob<T> implements RegisteredJob {
   /** The job's own ending: first one wins, so a late result after escalation is ignored. */
   jobEnded(result: { value: T } | { error: unknown }): void {
     this.jobSettled = true;
-    if (this.ending.settled) return;
+    if (this.isDecided) return;
     const reason = this.source.reason;
-    if (reason !== undefined) this.ending.resolve(this.fromReason(reason, false));
-    else if ('error' in result) this.ending.resolve({ status: 'failed', error: result.error });
-    else this.ending.resolve({ status: 'completed', value: result.value });
+    if (reason !== undefined) this.end(this.fromReason(reason, false));
+    else if ('error' in result) this.end({ status: 'failed', error: result.error });
+    else this.end({ status: 'completed', value: result.value });
   }
 
   fromReason(reason: TerminationReason, escalated: boolean): JobOutcome<T> {
@@ -174,7 +187,8 @@ class RunningJob<T> implements RegisteredJob {
     this.escalationTimer = undefined;
     this.source.dispose();
     progressMarks.delete(this.source.token);
-    this.finished.resolve(outcome);
+    this.finalOutcome = outcome;
+    this.finished?.resolve(outcome);
   }
 }
 
