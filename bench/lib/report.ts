@@ -35,7 +35,7 @@ export function markdownTable(suites: Array<{ suite: string; figures: Figure[] }
     for (const f of figures) {
       const m = median(f.samples);
       const rm = f.reference ? median(f.reference.samples) : Number.NaN;
-      const ratio = f.reference ? `${(m / rm).toFixed(2)}x` : '-';
+      const ratio = f.reference ? `${m / rm < 0.01 ? (m / rm).toPrecision(2) : (m / rm).toFixed(2)}x` : '-';
       lines.push(
         `| ${suite} | ${f.name} (${f.unit}) | ${f.samples.length} | ${fmt(m)} | ${fmt(p99(f.samples))} | ${f.reference?.name ?? '-'} | ${fmt(rm)} | ${f.reference ? fmt(p99(f.reference.samples)) : '-'} | ${ratio} | ${f.goal ?? ''} |`,
       );
