@@ -63,6 +63,23 @@ export function markProgressSaved(token: TerminationToken): void {
 }
 
 /**
+ * Lets the job's own code tell escalation how to stop it for real (a worker
+ * thread it started, say). Returns a remove, safe to call twice; false-y
+ * when the token is not a running job's.
+ */
+export function registerHardStop(
+  token: TerminationToken,
+  hardStop: (reason: TerminationReason) => void | Promise<void>,
+): (() => void) | undefined {
+  const job = progressMarks.get(token);
+  if (job === undefined) return undefined;
+  job.innerHardStop = hardStop;
+  return () => {
+    if (job.innerHardStop === hardStop) job.innerHardStop = undefined;
+  };
+}
+
+/**
  * Terminates the job that holds `token` from inside it (`iterate()`'s
  * `maxRuntime` and throttle), optionally asking to be put back only after
  * `retryDelay` ms. Returns false when the token is not a running job's.
@@ -81,6 +98,8 @@ class RunningJob<T> implements RegisteredJob {
   readonly startedAt = new Date();
   progressSaved = false;
   retryDelay: number | undefined;
+  /** A hard stop the job's own code registered (runIsolated()), used when `run()` was given none. */
+  innerHardStop: ((reason: TerminationReason) => void | Promise<void>) | undefined;
   /** How the job ended; the first ending wins (the job's own, or escalation). */
   readonly decided: Promise<JobOutcome<T>>;
   private decide!: (outcome: JobOutcome<T>) => void;
@@ -148,7 +167,7 @@ class RunningJob<T> implements RegisteredJob {
     if (this.isDecided) return;
     const reason = this.source.reason;
     if (reason === undefined) return;
-    const hardStop = this.options.hardStop;
+    const hardStop = this.options.hardStop ?? this.innerHardStop;
     this.host.emit('escalated', { ref: this.ref, reason, hardStopped: hardStop !== undefined });
     this.host.logger.warn('job did not stop in time; settling it without waiting', {
       job: this.ref,

@@ -1,0 +1,1 @@
+export { runInWorkerThread, type ThreadToken, type WorkerThreadOptions } from './worker-thread.js';
