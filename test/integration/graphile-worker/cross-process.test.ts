@@ -40,6 +40,27 @@ afterEach(async () => {
 const withStore = { JT_STORE: '1' };
 
 describe('graphile-worker across processes: kill of a running job', () => {
+  it('a CPU-bound loop in a worker thread is really stopped: ended for good at killTimeout, the thread gone, the loop free meanwhile', async () => {
+    const worker = await gw.startWorker({ ...withStore, JT_KILL_TIMEOUT: '300', JT_CONCURRENCY: '2' });
+    const id = await gw.addJob({ behave: 'spin' }, { maxAttempts: 3 });
+    await worker.waitFor(forJob('task-start', id));
+    // The spinning thread does not block the worker's event loop: another job runs meanwhile.
+    const other = await gw.addJob({ behave: 'complete' });
+    await worker.waitFor(forJob('job-done', other));
+    const result = await requester.terminate(jobRef(id), { reason: 'runaway', wait: true, timeout: 15_000 });
+    expect(result.status).toBe('terminated');
+    expect(await worker.waitFor(forJob('escalated', id))).toMatchObject({ kind: 'kill', hardStopped: true });
+    expect(events(worker, 'unresponsive', id)).toHaveLength(0);
+    expect(await gw.row(id)).toMatchObject({
+      attempts: 3,
+      max_attempts: 3,
+      last_error: 'Terminated: runaway',
+      locked_at: null,
+    });
+    // A thread still spinning would burn about 300 ms of CPU in these 300 ms.
+    expect((await worker.waitFor(forJob('cpu-after-escalation', id))).ms).toBeLessThan(150);
+  });
+
   it('reaches the job in the worker process; wait resolves once graphile’s row is ended for good', async () => {
     const worker = await gw.startWorker(withStore);
     const id = await gw.addJob({ behave: 'cooperate' }, { maxAttempts: 6 });
