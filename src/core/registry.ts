@@ -7,8 +7,11 @@ export interface RegisteredJob {
   readonly ref: JobRef;
   readonly key: string;
   readonly info: RunningJobInfo;
-  /** Fires the token (or upgrades it to a kill); `graceMs` is how long until escalation. */
-  terminate(reason: TerminationReason, graceMs: number | undefined): void;
+  /**
+   * Fires the token (or upgrades it to a kill); `graceMs` is how long until
+   * escalation. True when it changed the job's reason.
+   */
+  terminate(reason: TerminationReason, graceMs: number | undefined): boolean;
   /** Stops waiting: settles the job now from its reason. */
   escalate(): void;
   /** Resolves once the job has settled and its queue write is done. Never rejects. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { type RunOptions, runJob } from '../middleware/run-job.js';
+import { type JobHost, type RunOptions, runJob } from '../middleware/run-job.js';
 import type { QueueAdapter, QueueJobState } from './adapter.js';
 import { makeDeferred } from './deferred.js';
 import { checkKnownKeys, expected } from './errors.js';
@@ -71,9 +71,11 @@ export class Terminator {
   private escalateShutdown: (() => void) | undefined;
   private disposeSignals: (() => void) | undefined;
   private closed = false;
+  private readonly host: JobHost;
 
   constructor(options: TerminatorOptions = {}) {
     this.options = resolveTerminatorOptions(options);
+    this.host = this.makeHost();
     for (const adapter of this.options.adapters) this.adapters.set(adapter.queue, adapter);
     this.events.setMaxListeners(0);
     const store = this.options.store;
@@ -309,34 +311,34 @@ export class Terminator {
     await this.options.store?.close();
   }
 
-  private get host() {
-    const value = {
+  /** What each job's run needs from this terminator; made once, shared by every job. */
+  private makeHost(): JobHost {
+    return {
       logger: this.options.logger,
       killTimeout: this.options.killTimeout,
       progress: this.options.progress,
-      register: (job: Parameters<Registry['add']>[0]) => this.registry.add(job),
-      unregister: (job: Parameters<Registry['delete']>[0]) => this.registry.delete(job),
-      pendingKill: (ref: JobRef) => {
-        const request = this.options.store?.pendingFor(ref);
-        return request?.reason;
-      },
+      register: (job) => this.registry.add(job),
+      unregister: (job) => this.registry.delete(job),
+      pendingKill: (ref) => this.options.store?.pendingFor(ref)?.reason,
       shutdownInProgress: () => {
         const state = this.shutdownState;
         if (state === undefined) return undefined;
         return { reason: state.reason, graceMs: Math.max(0, state.deadline - Date.now()) };
       },
-      emit: <K extends TerminatorEventName>(event: K, payload: TerminatorEvents[K]) => this.emit(event, payload),
-      afterSettle: (ref: JobRef, outcome: JobOutcome) => this.afterSettle(ref, outcome),
+      emit: (event, payload) => this.emit(event, payload),
+      afterSettle: (ref, outcome) => this.afterSettle(ref, outcome),
     };
-    Object.defineProperty(this, 'host', { value });
-    return value;
   }
 
   private deliver(request: KillRequest): void {
-    const jobs = this.registry.find(request.ref);
-    if (jobs.length === 0) return;
+    let fired = false;
+    for (const job of this.registry.find(request.ref)) {
+      if (job.terminate(request.reason, this.options.killTimeout)) fired = true;
+    }
+    // Delivery is at least once (the local fast path, NOTIFY, polls, resyncs):
+    // record it only the time it changed something.
+    if (!fired) return;
     this.options.logger.debug('kill request delivered', { job: formatRef(request.ref), request: request.id });
-    for (const job of jobs) job.terminate(request.reason, this.options.killTimeout);
     const store = this.options.store;
     if (store !== undefined) {
       store

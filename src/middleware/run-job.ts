@@ -54,11 +54,15 @@ export interface JobHost {
   afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined;
 }
 
-/** Marks, from inside a job, that it saved progress: a `timeout` then puts it back without spending an attempt. */
-const progressMarks = new WeakMap<TerminationToken, RunningJob<unknown>>();
+/**
+ * The running job behind a token, for the calls a job makes from inside
+ * (markProgressSaved, registerHardStop, interruptFromInside); removed when it settles.
+ */
+const jobsByToken = new WeakMap<TerminationToken, RunningJob<unknown>>();
 
+/** Marks, from inside a job, that it saved progress: a `timeout` then puts it back without spending an attempt. */
 export function markProgressSaved(token: TerminationToken): void {
-  const job = progressMarks.get(token);
+  const job = jobsByToken.get(token);
   if (job !== undefined) job.progressSaved = true;
 }
 
@@ -71,7 +75,7 @@ export function registerHardStop(
   token: TerminationToken,
   hardStop: (reason: TerminationReason) => void | Promise<void>,
 ): (() => void) | undefined {
-  const job = progressMarks.get(token);
+  const job = jobsByToken.get(token);
   if (job === undefined) return undefined;
   job.innerHardStop = hardStop;
   return () => {
@@ -85,7 +89,7 @@ export function registerHardStop(
  * `retryDelay` ms. Returns false when the token is not a running job's.
  */
 export function interruptFromInside(token: TerminationToken, reason: TerminationReason, retryDelay?: number): boolean {
-  const job = progressMarks.get(token);
+  const job = jobsByToken.get(token);
   if (job === undefined) return false;
   if (retryDelay !== undefined && retryDelay > 0) job.retryDelay = retryDelay;
   job.terminate(reason, job.killTimeout);
@@ -95,7 +99,8 @@ export function interruptFromInside(token: TerminationToken, reason: Termination
 class RunningJob<T> implements RegisteredJob {
   readonly key: string;
   readonly source: TokenSource;
-  readonly startedAt = new Date();
+  /** A number, not a Date: only running() needs the Date, and this runs for every job. */
+  private readonly startedAt = Date.now();
   progressSaved = false;
   retryDelay: number | undefined;
   /** A hard stop the job's own code registered (runIsolated()), used when `run()` was given none. */
@@ -121,7 +126,7 @@ class RunningJob<T> implements RegisteredJob {
       this.decide = resolve;
     });
     this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
-    progressMarks.set(this.source.token, this as RunningJob<unknown>);
+    jobsByToken.set(this.source.token, this as RunningJob<unknown>);
   }
 
   get killTimeout(): number {
@@ -131,7 +136,7 @@ class RunningJob<T> implements RegisteredJob {
   get info(): RunningJobInfo {
     return {
       ref: this.ref,
-      startedAt: this.startedAt,
+      startedAt: new Date(this.startedAt),
       reason: this.source.reason,
       deadline: this.source.token.deadline,
     };
@@ -149,10 +154,10 @@ class RunningJob<T> implements RegisteredJob {
     this.decide(outcome);
   }
 
-  terminate(reason: TerminationReason, graceMs: number | undefined): void {
-    if (this.isDecided) return;
+  terminate(reason: TerminationReason, graceMs: number | undefined): boolean {
+    if (this.isDecided) return false;
     const deadline = graceMs === undefined ? undefined : new Date(Date.now() + graceMs);
-    if (!this.source.terminate(reason, deadline)) return;
+    if (!this.source.terminate(reason, deadline)) return false;
     this.host.emit('terminating', { ref: this.ref, reason });
     // Shutdown escalation is driven by shutdown() itself, for all jobs at once;
     // kills and timeouts each get their own timer.
@@ -161,6 +166,7 @@ class RunningJob<T> implements RegisteredJob {
       this.escalationTimer = setTimeout(() => this.escalate(), graceMs);
       this.escalationTimer.unref();
     }
+    return true;
   }
 
   escalate(): void {
@@ -205,7 +211,7 @@ class RunningJob<T> implements RegisteredJob {
     clearTimeout(this.escalationTimer);
     this.escalationTimer = undefined;
     this.source.dispose();
-    progressMarks.delete(this.source.token);
+    jobsByToken.delete(this.source.token);
     this.finalOutcome = outcome;
     this.finished?.resolve(outcome);
   }

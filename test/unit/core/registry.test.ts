@@ -9,7 +9,7 @@ function entry(id: string, tag: string): RegisteredJob & { tag: string } {
     ref,
     key: refKey(ref),
     info: { ref, startedAt: new Date(), reason: undefined, deadline: undefined },
-    terminate() {},
+    terminate: () => false,
     escalate() {},
     done: Promise.resolve(),
   };
