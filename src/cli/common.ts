@@ -1,6 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type pg from 'pg';
 import { type Logger, makeConsoleLogger, silentLogger } from '../core/logger.js';
 import { isStoreUnavailableError } from '../stores/postgres/errors.js';
+import { type PostgresStore, postgresStore } from '../stores/postgres/store.js';
 
 /** What the CLI writes to and reads from; main.ts passes the process's own. */
 export interface Io {
@@ -70,6 +72,27 @@ export function schemaName(values: { schema?: string | undefined }, env: NodeJS.
 /** Quiet unless DEBUG names jobterm: the CLI's own one-line messages say what went wrong. */
 export function cliLogger(env: NodeJS.ProcessEnv): Logger {
   return /\bjobterm\b/.test(env.DEBUG ?? '') ? makeConsoleLogger() : silentLogger;
+}
+
+/**
+ * The kill store a command works on: the schema from --schema or
+ * JOBTERM_SCHEMA, no LISTEN connection, and never a migration — only
+ * `jobterm migrate` changes the schema, so a mistyped --schema fails instead
+ * of creating an empty one. `connection` is a URL, or a pool the command owns.
+ */
+export function cliStore(
+  values: { schema?: string | undefined },
+  io: Io,
+  connection: { connectionString: string } | { pool: pg.Pool },
+): PostgresStore {
+  const schema = schemaName(values, io.env);
+  return postgresStore({
+    ...connection,
+    ...(schema === undefined ? {} : { schema }),
+    migrate: false,
+    receiveRequests: false,
+    logger: cliLogger(io.env),
+  });
 }
 
 /** Runs a command body, turning what it throws into one stderr line and an exit code. */

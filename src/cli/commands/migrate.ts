@@ -1,15 +1,13 @@
 import { LATEST_VERSION } from '../../stores/postgres/migrations.js';
-import { postgresStore } from '../../stores/postgres/store.js';
 import {
   type Command,
-  cliLogger,
+  cliStore,
   DATABASE_HELP,
   DATABASE_OPTIONS,
   databaseUrl,
   EXIT,
   guarded,
   parse,
-  schemaName,
   UsageError,
 } from '../common.js';
 
@@ -31,14 +29,8 @@ ${DATABASE_HELP}`,
         return EXIT.ok;
       }
       if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-      const schema = schemaName(values, io.env);
-      const store = postgresStore({
-        connectionString: databaseUrl(values, io.env),
-        ...(schema === undefined ? {} : { schema }),
-        migrate: false,
-        receiveRequests: false,
-        logger: cliLogger(io.env),
-      });
+      // migrate() below is the one call that changes the schema.
+      const store = cliStore(values, io, { connectionString: databaseUrl(values, io.env) });
       try {
         const result = await store.migrate();
         if (values.json) io.stdout(JSON.stringify({ schema: store.names.schema, ...result }));

@@ -1,16 +1,14 @@
 import { formatRef } from '../../core/job-ref.js';
 import type { StoredKillRequest } from '../../stores/postgres/requests.js';
-import { postgresStore } from '../../stores/postgres/store.js';
 import {
   type Command,
-  cliLogger,
+  cliStore,
   DATABASE_HELP,
   DATABASE_OPTIONS,
   databaseUrl,
   EXIT,
   guarded,
   parse,
-  schemaName,
   UsageError,
 } from '../common.js';
 import { table } from '../table.js';
@@ -44,15 +42,7 @@ ${DATABASE_HELP}`,
       if (!/^\d{1,7}$/.test(values.limit ?? '1') || limit < 1) {
         throw new UsageError(`--limit must be a positive whole number, got '${values.limit}'`);
       }
-      const schema = schemaName(values, io.env);
-      const store = postgresStore({
-        connectionString: databaseUrl(values, io.env),
-        ...(schema === undefined ? {} : { schema }),
-        // Only `jobterm migrate` changes the schema.
-        migrate: false,
-        receiveRequests: false,
-        logger: cliLogger(io.env),
-      });
+      const store = cliStore(values, io, { connectionString: databaseUrl(values, io.env) });
       try {
         const rows = await store.listRequests({ pending: values.pending ?? false, limit });
         if (values.json) {

@@ -3,10 +3,11 @@ import pg from 'pg';
 import { formatRef, type JobRef, validateJobRef } from '../../core/job-ref.js';
 import { DEFAULTS, MAX_REASON_LENGTH, reasonMessage } from '../../core/options.js';
 import { createTerminator, type TerminateResult } from '../../core/terminator.js';
-import { APPLICATION_NAME, postgresStore } from '../../stores/postgres/store.js';
+import { APPLICATION_NAME } from '../../stores/postgres/store.js';
 import {
   type Command,
   cliLogger,
+  cliStore,
   DATABASE_HELP,
   DATABASE_OPTIONS,
   databaseUrl,
@@ -14,7 +15,6 @@ import {
   guarded,
   type Io,
   parse,
-  schemaName,
   UsageError,
 } from '../common.js';
 import { adapterFor } from '../queues.js';
@@ -68,7 +68,6 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
       if (values.timeout !== undefined && !wait) throw new UsageError('--timeout applies only with --wait');
       const timeout = values.timeout === undefined ? DEFAULTS.waitTimeout : parseTimeout(values.timeout);
       const connectionString = databaseUrl(values, io.env);
-      const schema = schemaName(values, io.env);
       const logger = cliLogger(io.env);
       const requestedBy = cliUser();
 
@@ -80,14 +79,7 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
       });
       pool.on('error', (error) => logger.debug('idle connection lost', { error }));
       try {
-        // Only `jobterm migrate` changes the schema: a mistyped --schema must fail, not create an empty one.
-        const store = postgresStore({
-          pool,
-          ...(schema === undefined ? {} : { schema }),
-          migrate: false,
-          receiveRequests: false,
-          logger,
-        });
+        const store = cliStore(values, io, { pool });
         const adapter = await adapterFor(ref.queue, pool);
         const terminator = createTerminator({
           store,
