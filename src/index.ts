@@ -2,6 +2,14 @@ export type { QueueAdapter, QueueJobState } from './core/adapter.js';
 export { currentToken, isTerminating, throwIfTerminating } from './core/context.js';
 export { isJobTerminatedError, JobTerminatedError } from './core/errors.js';
 export type { TerminatorEventName, TerminatorEvents } from './core/events.js';
+export type {
+  FleetJob,
+  FleetOptions,
+  FleetQueue,
+  FleetSnapshot,
+  FleetTerminationState,
+  FleetWorker,
+} from './core/fleet.js';
 export { formatRef, type JobRef } from './core/job-ref.js';
 export type { Logger } from './core/logger.js';
 export { DEFAULTS, type TerminatorOptions } from './core/options.js';
