@@ -67,6 +67,17 @@ export function markProgressSaved(token: TerminationToken): void {
 }
 
 /**
+ * Marks that the job saw its termination, from code that observed it on the
+ * job's behalf (an isolated job reports its bit with its result). A job that
+ * saw its termination and then returned stopped early; one that never saw it
+ * completed (DESIGN.md, "Did the job see it?").
+ */
+export function markTerminationSeen(token: TerminationToken): void {
+  const job = jobsByToken.get(token);
+  if (job !== undefined) job.terminationSeen = true;
+}
+
+/**
  * Lets the job's own code tell escalation how to stop it for real (a worker
  * thread it started, say). Returns a remove, safe to call twice; false-y
  * when the token is not a running job's.
@@ -102,6 +113,8 @@ class RunningJob<T> implements RegisteredJob {
   /** A number, not a Date: only running() needs the Date, and this runs for every job. */
   private readonly startedAt = Date.now();
   progressSaved = false;
+  /** The job saw its termination (see markTerminationSeen). */
+  terminationSeen = false;
   retryDelay: number | undefined;
   /** A hard stop the job's own code registered (runIsolated()), used when `run()` was given none. */
   innerHardStop: ((reason: TerminationReason) => void | Promise<void>) | undefined;
