@@ -4,6 +4,7 @@ import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { currentJob } from '../core/context.js';
 import { checkKnownKeys, expected } from '../core/errors.js';
 import { describeReason } from '../core/reason.js';
+import { onTerminateUnobserved, peekReason } from '../core/token.js';
 import { registerHardStop } from '../middleware/run-job.js';
 import { THREAD_CODE } from './thread-code.js';
 
@@ -69,7 +70,8 @@ export async function runInWorkerThread<T = unknown>(
     hardStopped = true;
     await worker.terminate();
   });
-  const unsubscribe = token.onTerminate((reason) => {
+  // The mirror is jobterm's own subscriber: it must not count as the job seeing its termination.
+  const unsubscribe = onTerminateUnobserved(token, (reason) => {
     // The thread may already be gone; a message to an exited worker is dropped.
     worker.postMessage({
       type: 'terminate',
@@ -86,7 +88,7 @@ export async function runInWorkerThread<T = unknown>(
       worker.once('error', reject);
       worker.once('exit', (code) => {
         // Reached only when no answer came: terminated by escalation, or the thread died.
-        if (hardStopped || token.isTerminating()) {
+        if (hardStopped || peekReason(token) !== undefined) {
           try {
             token.throwIfTerminating();
           } catch (error) {

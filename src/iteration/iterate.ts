@@ -1,10 +1,10 @@
 import { currentJob } from '../core/context.js';
-import { checkKnownKeys, expected } from '../core/errors.js';
+import { checkKnownKeys, expected, JobTerminatedError } from '../core/errors.js';
 import { formatRef, type JobRef, validateJobRef } from '../core/job-ref.js';
 import { milliseconds } from '../core/options.js';
 import type { JsonValue, ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationReason } from '../core/reason.js';
-import type { TerminationToken } from '../core/token.js';
+import { peekReason, type TerminationToken } from '../core/token.js';
 import { interruptFromInside, markProgressSaved } from '../middleware/run-job.js';
 import { checkCursor } from './json.js';
 
@@ -104,7 +104,10 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
   const stop = async (reason: TerminationReason): Promise<never> => {
     await save();
     await options.onInterrupt?.(cursor, reason);
-    throw token.reason === undefined ? new Error('jobterm: interrupted without a reason') : jobError(token);
+    const stopping = peekReason(token);
+    throw stopping === undefined
+      ? new Error('jobterm: interrupted without a reason')
+      : new JobTerminatedError(stopping);
   };
 
   if (resumedFrom === undefined) await options.onStart?.();
@@ -115,14 +118,18 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
     // A sync source is walked without `for await`, which would add a
     // microtask per item; `each` is awaited only when it returns a promise.
     const syncItems = Symbol.asyncIterator in items ? undefined : (items as Iterable<CursorItem<T, C>>);
+    // iterate() reads the token on the job's behalf (peekReason): stopping
+    // because of it ends the job by throwing, which is the termination; a
+    // source used up is a completion whether or not the token fired.
     const checkBetweenItems = async () => {
-      if (token.isTerminating()) await stop(token.reason!);
+      const reason = peekReason(token);
+      if (reason !== undefined) await stop(reason);
       if (settings.maxRuntime !== undefined && Date.now() - started >= settings.maxRuntime) {
         interruptFromInside(
           token,
           makeReason('timeout', `maxRuntime of ${settings.maxRuntime} ms reached; resuming later`),
         );
-        await stop(token.reason!);
+        await stop(peekReason(token)!);
       }
       if (settings.throttle !== undefined && (await settings.throttle.when())) {
         interruptFromInside(
@@ -130,11 +137,11 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
           makeReason('timeout', `throttled; resuming in ${settings.throttle.delay} ms`),
           settings.throttle.delay,
         );
-        await stop(token.reason!);
+        await stop(peekReason(token)!);
       }
     };
     const needsStep = () =>
-      token.isTerminating() ||
+      peekReason(token) !== undefined ||
       settings.throttle !== undefined ||
       (settings.maxRuntime !== undefined && Date.now() - started >= settings.maxRuntime);
     const handle = (next: CursorItem<T, C>): unknown => {
@@ -168,12 +175,12 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
     // Keep what was done: a failed item's retry, or a termination that
     // surfaced as an error inside `each`, resumes after the last finished item.
     await save().catch(() => undefined);
-    if (token.isTerminating() && !isStopError(error, token)) {
-      await options.onInterrupt?.(cursor, token.reason!);
-    }
+    const reason = peekReason(token);
+    if (reason !== undefined && !isStopError(error, reason)) await options.onInterrupt?.(cursor, reason);
     throw error;
   }
-  if (token.isTerminating()) await stop(token.reason!);
+  // The source is used up: the iteration completed, even if the token fired
+  // during its last item (a job that did all its work is not put back).
   await progress.clear(ref);
   const summary: IterateSummary<C> = { processed, resumedFrom, cursor };
   await options.onComplete?.(summary);
@@ -184,21 +191,12 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-function jobError(token: TerminationToken): Error {
-  try {
-    token.throwIfTerminating();
-  } catch (error) {
-    return error as Error;
-  }
-  return new Error('jobterm: not terminating');
-}
-
-function isStopError(error: unknown, token: TerminationToken): boolean {
+function isStopError(error: unknown, reason: TerminationReason): boolean {
   return (
     typeof error === 'object' &&
     error !== null &&
     (error as { name?: unknown }).name === 'JobTerminatedError' &&
-    (error as { reason?: unknown }).reason === token.reason
+    (error as { reason?: unknown }).reason === reason
   );
 }
 

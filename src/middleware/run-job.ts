@@ -74,7 +74,7 @@ export function markProgressSaved(token: TerminationToken): void {
  */
 export function markTerminationSeen(token: TerminationToken): void {
   const job = jobsByToken.get(token);
-  if (job !== undefined) job.terminationSeen = true;
+  if (job !== undefined) job.source.seen = true;
 }
 
 /**
@@ -113,8 +113,6 @@ class RunningJob<T> implements RegisteredJob {
   /** A number, not a Date: only running() needs the Date, and this runs for every job. */
   private readonly startedAt = Date.now();
   progressSaved = false;
-  /** The job saw its termination (see markTerminationSeen). */
-  terminationSeen = false;
   retryDelay: number | undefined;
   /** A hard stop the job's own code registered (runIsolated()), used when `run()` was given none. */
   innerHardStop: ((reason: TerminationReason) => void | Promise<void>) | undefined;
@@ -202,12 +200,18 @@ class RunningJob<T> implements RegisteredJob {
     }
   }
 
-  /** The job's own ending: first one wins, so a late result after escalation is ignored. */
+  /**
+   * The job's own ending: first one wins, so a late result after escalation
+   * is ignored. After the token fired, a throw is the termination, and so is
+   * a return from a job that saw it (it stopped early); a job that returned
+   * without seeing it did its work and completed (DESIGN.md, "Did the job
+   * see it?"): a drop-in changes nothing for a job that never asks.
+   */
   jobEnded(result: { value: T } | { error: unknown }): void {
     this.jobSettled = true;
     if (this.isDecided) return;
     const reason = this.source.reason;
-    if (reason !== undefined) this.end(this.fromReason(reason, false));
+    if (reason !== undefined && ('error' in result || this.source.seen)) this.end(this.fromReason(reason, false));
     else if ('error' in result) this.end({ status: 'failed', error: result.error });
     else this.end({ status: 'completed', value: result.value });
   }
@@ -276,7 +280,8 @@ export async function runJob<T>(
       cleanups.push(() => clearTimeout(timer));
     }
 
-    if (token.isTerminating()) {
+    // jobterm's own read (the source's): it must not count as the job seeing it.
+    if (running.source.reason !== undefined) {
       // Never started: nothing to wait for.
       running.jobEnded({ error: running.source.error() });
     } else {

@@ -43,6 +43,11 @@ function waitsForSignal(react: (token: TerminationToken) => unknown) {
     });
 }
 
+/** A job that waits for its token, checks it (so it saw it), and returns. */
+const returnsAfterSeeing = waitsForSignal((token) => {
+  token.isTerminating();
+});
+
 afterEach(async () => {
   for (const terminator of terminators.splice(0)) {
     expect(terminator.running()).toEqual([]);
@@ -87,15 +92,32 @@ describe('run(): the semantics table, per ending', () => {
     expect(outcome.escalated).toBe(false);
   });
 
-  it('kill, and the job returns normally after the signal: still terminated', async () => {
+  it('kill, and the job returns after it saw the kill (isTerminating() true): terminated, it stopped early', async () => {
     const terminator = make();
-    const running = terminator.run(
-      ref('1'),
-      waitsForSignal(() => 'partial result'),
-    );
-    await terminator.terminate(ref('1'));
+    const running = terminator.run(ref('1'), async (token) => {
+      while (!token.isTerminating()) await sleep(5);
+      return 'partial result';
+    });
+    await sleep(20);
+    expect(await terminator.terminate(ref('1'), { wait: true })).toEqual({ status: 'terminated', ref: ref('1') });
     const outcome = await running;
     expect(outcome.status).toBe('terminated');
+  });
+
+  it('kill, and the job returns without having seen it: completed, and terminate({ wait }) answers already_finished', async () => {
+    const terminator = make();
+    const terminated = record(terminator, 'terminated');
+    // A listener alone does not count: the job never looked at its token.
+    const running = terminator.run(
+      ref('1'),
+      waitsForSignal(() => 'all work done'),
+    );
+    expect(await terminator.terminate(ref('1'), { wait: true })).toEqual({
+      status: 'already_finished',
+      ref: ref('1'),
+    });
+    expect(await running).toEqual({ status: 'completed', value: 'all work done' });
+    expect(terminated).toEqual([]);
   });
 
   it('an error thrown after termination (an AbortError from fetch) counts as the termination', async () => {
@@ -273,16 +295,12 @@ describe('run(): the semantics table, per ending', () => {
   it('awaits settle() before the job leaves running() and before shutdown resolves', async () => {
     const terminator = make();
     const writes: string[] = [];
-    const running = terminator.run(
-      ref('1'),
-      waitsForSignal(() => undefined),
-      {
-        settle: async (outcome) => {
-          await sleep(30);
-          writes.push(outcome.status);
-        },
+    const running = terminator.run(ref('1'), returnsAfterSeeing, {
+      settle: async (outcome) => {
+        await sleep(30);
+        writes.push(outcome.status);
       },
-    );
+    });
     await sleep(5);
     expect(terminator.running().map((j) => j.ref)).toEqual([ref('1')]);
     await terminator.shutdown({ timeout: 1_000 });
@@ -323,16 +341,10 @@ describe('run(): the semantics table, per ending', () => {
     const terminating = record(terminator, 'terminating');
     const terminated = record(terminator, 'terminated');
     const interrupted = record(terminator, 'interrupted');
-    const a = terminator.run(
-      ref('a'),
-      waitsForSignal(() => undefined),
-    );
+    const a = terminator.run(ref('a'), returnsAfterSeeing);
     await terminator.terminate(ref('a'));
     await a;
-    const b = terminator.run(
-      ref('b'),
-      waitsForSignal(() => undefined),
-    );
+    const b = terminator.run(ref('b'), returnsAfterSeeing);
     await terminator.shutdown({ timeout: 500 });
     await b;
     expect(terminating.map((e) => [e.ref.id, e.reason.kind])).toEqual([
