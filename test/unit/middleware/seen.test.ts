@@ -157,7 +157,7 @@ describe('a return after the token fired counts as stopping early only when the 
   });
 
   it('a signal made after the token fired (first read then) counts too', async () => {
-    const outcome = await endingOf(async (token, fired) => {
+    const outcome = await endingOf(async (_token, fired) => {
       await fired;
       return currentToken()?.signal.aborted;
     });
