@@ -122,7 +122,7 @@ describe('pg-boss adapter, in one process', () => {
     await boss.offWork(name);
   });
 
-  it('kill: a handler that returns a value after the kill does not complete the job', async () => {
+  it('kill: a handler that saw the kill and returns a value does not complete the job', async () => {
     const name = await queue();
     let started!: () => void;
     const running = new Promise<void>((resolve) => {
@@ -134,7 +134,8 @@ describe('pg-boss adapter, in one process', () => {
       jt.handler(async ([job]) => {
         started();
         await new Promise((resolve) => job!.signal.addEventListener('abort', resolve, { once: true }));
-        return { late: true };
+        // It looked: a return after that is stopping early (a listener alone would not count).
+        return { late: true, stopping: job!.token.isTerminating() };
       }),
     );
     const id = (await boss.send(name, {}))!;
