@@ -1,10 +1,11 @@
 import type { CompiledSharedOptions, Task, TaskList, WorkerPool, WorkerPoolOptions } from 'graphile-worker';
 import type { Logger } from '../../core/logger.js';
 import { makeGraphileWorkerAdapter } from './adapter.js';
+import { borrowTaskList } from './borrowed-tasks.js';
 import { type JobtermGraphileOptions, resolveGraphileOptions } from './options.js';
-import { PoolLink } from './pool-link.js';
+import { linkedPool, PoolLink } from './pool-link.js';
 import { graphileSql } from './sql.js';
-import { originalOf, type WrapContext, wrapTaskWith } from './wrap.js';
+import { wrapTaskForPools } from './wrap.js';
 
 declare global {
   namespace GraphileConfig {
@@ -23,6 +24,9 @@ export type JobtermPluginOptions = JobtermGraphileOptions;
  */
 const FORCEFUL_SETTLE_WAIT = 5_000;
 
+/** Task lists the plugin made (wrapped copies of a `taskList` option): nothing to borrow. */
+const wrappedCopies = new WeakSet<object>();
+
 /**
  * The graphile-config plugin: every task gets a termination token and ends in
  * graphile's tables as jobterm decides; the pools join the terminator's
@@ -31,6 +35,12 @@ const FORCEFUL_SETTLE_WAIT = 5_000;
  * graphile's signal handling is turned off (`noHandleSignals`) so jobterm
  * owns SIGTERM/SIGINT. Add it to `preset.plugins`, or extend
  * `makeJobtermPreset()`.
+ *
+ * The caller's task list is never left changed: a `taskList` option is
+ * replaced by a wrapped copy; a list given to `runTaskList()`,
+ * `runTaskListOnce()` or `run(options, tasks)`, which graphile's workers read
+ * in place, is borrowed while a pool runs it and restored when the pool's
+ * last worker stops (borrowed-tasks.ts).
  */
 export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig.Plugin {
   const resolved = resolveGraphileOptions(options, ['terminator', 'maxRuntime']);
@@ -40,7 +50,6 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
   terminator.on('shutdown:start', () => {
     terminatorStopping = true;
   });
-  let context: WrapContext | undefined;
 
   const linkFor = (pool: WorkerPool): PoolLink => PoolLink.of(pool, terminator);
 
@@ -56,8 +65,18 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
       // graphile-worker 0.18 reads `noHandleSignals` only from the raw options
       // (not the preset). A copy, so the caller's object is left alone; it is
       // read when the pool starts, after this.
-      if (terminator.options.handleSignals && compiled._rawOptions.noHandleSignals !== true) {
-        compiled._rawOptions = { ...compiled._rawOptions, noHandleSignals: true };
+      const raw = compiled._rawOptions as WorkerPoolOptions & { taskList?: TaskList };
+      const noHandleSignals = terminator.options.handleSignals && raw.noHandleSignals !== true;
+      // run() and runOnce() read `taskList` from the raw options after this
+      // (graphile-worker 0.18 runner.js assertTaskList): a wrapped copy there
+      // leaves the caller's object alone.
+      const taskList = raw.taskList !== undefined && !wrappedCopies.has(raw.taskList) ? raw.taskList : undefined;
+      if (noHandleSignals || taskList !== undefined) {
+        compiled._rawOptions = {
+          ...raw,
+          ...(noHandleSignals ? { noHandleSignals: true } : {}),
+          ...(taskList === undefined ? {} : { taskList: wrappedCopy(taskList) }),
+        };
       }
       return compiled as unknown as ReturnType<typeof next>;
     },
@@ -89,7 +108,8 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
       middleware,
       hooks: {
         startWorker(ctx, event) {
-          const link = linkFor(event.worker.workerPool);
+          const pool = event.worker.workerPool;
+          const link = linkFor(pool);
           if (link.sql === undefined) {
             link.sql = graphileSql(ctx.workerSchema);
             const { withPgClient } = event;
@@ -100,8 +120,18 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
               ),
             );
           }
-          context ??= { ...resolved, sql: link.sql };
-          wrapInPlace(event.tasks, context, logger);
+          link.context ??= { ...resolved, sql: link.sql };
+          link.workerStarted(event.worker.workerId);
+          if (!wrappedCopies.has(event.tasks)) {
+            const giveBack = borrowTaskList(event.tasks, pool.id, logger);
+            link.giveBackTasks ??= giveBack;
+          }
+        },
+        stopWorker(_ctx, event) {
+          // Runs before the pool's promise settles (graphile-worker 0.18: each
+          // worker's promise includes this hook, and the pool waits for its
+          // workers), so a caller awaiting the pool finds its functions back.
+          linkedPool(event.worker.workerPool.id)?.workerStopped(event.worker.workerId);
         },
       },
     },
@@ -113,23 +143,12 @@ export function makeJobtermPreset(options: JobtermPluginOptions): GraphileConfig
   return { plugins: [makeJobtermPlugin(options)] };
 }
 
-/**
- * graphile-worker 0.18 has no hook around a single job run; `startWorker`
- * hands plugins the task list its workers read from, so the tasks are
- * replaced in that object. It runs once per worker with the same object:
- * already wrapped tasks are left as they are.
- */
-function wrapInPlace(tasks: TaskList, context: WrapContext, logger: Logger): void {
-  const list = tasks as Record<string, Task | undefined>;
-  for (const identifier of Object.keys(list)) {
-    const task = list[identifier];
-    if (typeof task !== 'function' || originalOf(task) !== undefined) continue;
-    if (Object.isFrozen(list)) {
-      logger.error('the task list is frozen, so its tasks run without jobterm; wrap it with wrapTaskList() first', {
-        task: identifier,
-      });
-      return;
-    }
-    list[identifier] = wrapTaskWith(identifier, task, context);
+/** A `taskList` option's copy with every task wrapped; the caller's object is left as it is. */
+function wrappedCopy(tasks: TaskList): TaskList {
+  const copy = Object.create(Object.getPrototypeOf(tasks)) as Record<string, unknown>;
+  for (const [identifier, task] of Object.entries(tasks)) {
+    copy[identifier] = typeof task === 'function' ? wrapTaskForPools(identifier, task as Task) : task;
   }
+  wrappedCopies.add(copy);
+  return copy as TaskList;
 }

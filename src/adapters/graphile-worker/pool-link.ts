@@ -1,6 +1,7 @@
 import type { WorkerPool } from 'graphile-worker';
 import type { Terminator } from '../../core/terminator.js';
 import type { GraphileSql } from './sql.js';
+import type { WrapContext } from './wrap.js';
 
 /**
  * Every pool a jobterm plugin joined in this process, by graphile's pool id
@@ -27,7 +28,13 @@ export class PoolLink {
   sql: GraphileSql | undefined;
   /** Removes the adapter the plugin registered for this pool. */
   removeAdapter: (() => void) | undefined;
+  /** The plugin's terminator and options, which the plugin's wrapped tasks run this pool's jobs under. */
+  context: WrapContext | undefined;
+  /** Gives back a task list the pool borrowed (see borrowed-tasks.ts), restoring the caller's functions. */
+  giveBackTasks: (() => void) | undefined;
   private running = 0;
+  /** The pool's workers that started and have not stopped yet. */
+  private readonly workers = new Set<string>();
   private idleWaiters: Array<() => void> = [];
   private graceful: Promise<void> | undefined;
   private stoppedByJobterm = false;
@@ -51,6 +58,8 @@ export class PoolLink {
       this.removeParticipant();
       this.removeAdapter?.();
       this.removeAdapter = undefined;
+      this.giveBackTasks?.();
+      this.giveBackTasks = undefined;
       if (links.get(pool.id) === this) links.delete(pool.id);
     };
     pool.promise.then(forget, forget);
@@ -92,6 +101,18 @@ export class PoolLink {
       () => undefined,
       () => undefined,
     );
+  }
+
+  workerStarted(workerId: string): void {
+    this.workers.add(workerId);
+  }
+
+  /** When the pool's last started worker stops, it gives back the task list it borrowed. */
+  workerStopped(workerId: string): void {
+    this.workers.delete(workerId);
+    if (this.workers.size > 0) return;
+    this.giveBackTasks?.();
+    this.giveBackTasks = undefined;
   }
 
   /** A job of this pool entered jobterm's wrapper; `jobEnded()` must follow once. */

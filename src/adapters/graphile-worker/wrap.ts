@@ -21,31 +21,65 @@ export interface WrapContext extends ResolvedGraphileOptions {
 const SHUTDOWN_MESSAGE = 'graphile-worker is shutting down';
 const NO_FORWARD = Object.freeze([]);
 
-/** The task jobterm runs in place of `task`: same payload and helpers, plus a termination token. */
+/**
+ * The task jobterm runs in place of `task` (`wrapTaskList()`, `wrapTask()`):
+ * same payload and helpers, plus a termination token, always under
+ * `context`'s terminator.
+ */
 export function wrapTaskWith(taskIdentifier: string, task: Task, context: WrapContext): Task {
   if (originalOf(task) !== undefined) return task;
   const maxRuntime = context.maxRuntimeFor(taskIdentifier);
-  const { terminator } = context;
-  const jobtermTask: Task = async function jobtermTask(payload, helpers) {
-    const job = helpers.job;
-    const run = new GraphileJobRun(helpers, context.sql, maxRuntime);
-    run.link?.jobStarted();
-    try {
-      const outcome = await terminator.run(
-        { queue: GRAPHILE_WORKER_QUEUE, id: String(job.id) },
-        (token) => {
-          helpers.jobterm = new JobtermHelpers(token);
-          return task(payload, helpers);
-        },
-        run,
-      );
-      return endAsGraphileExpects(outcome, job, run.written) as ReturnType<Task>;
-    } finally {
-      run.link?.jobEnded();
-    }
+  const jobtermTask: Task = function jobtermTask(payload, helpers) {
+    const link = linkedPool(helpers.job.locked_by ?? '');
+    return runUnder(context, link, task, maxRuntime, payload, helpers);
   };
   Object.defineProperty(jobtermTask, ORIGINAL, { value: task });
   return jobtermTask;
+}
+
+/**
+ * The plugin's wrapper for `task`: each call runs under the terminator of the
+ * pool that claimed the job (the plugin that joined it), not one fixed when
+ * the wrapper was made, so one task list can serve several runners, each with
+ * its own terminator. A job of a pool no jobterm plugin joined runs `task`
+ * itself, untouched.
+ */
+export function wrapTaskForPools(taskIdentifier: string, task: Task): Task {
+  if (originalOf(task) !== undefined) return task;
+  const jobtermTask: Task = function jobtermTask(payload, helpers) {
+    const link = linkedPool(helpers.job.locked_by ?? '');
+    const context = link?.context;
+    if (context === undefined) return task(payload, helpers);
+    return runUnder(context, link, task, context.maxRuntimeFor(taskIdentifier), payload, helpers);
+  };
+  Object.defineProperty(jobtermTask, ORIGINAL, { value: task });
+  return jobtermTask;
+}
+
+async function runUnder(
+  context: WrapContext,
+  link: PoolLink | undefined,
+  task: Task,
+  maxRuntime: number | undefined,
+  payload: unknown,
+  helpers: JobHelpers,
+): Promise<Awaited<ReturnType<Task>>> {
+  const job = helpers.job;
+  const run = new GraphileJobRun(helpers, link, context.sql, maxRuntime);
+  link?.jobStarted();
+  try {
+    const outcome = await context.terminator.run(
+      { queue: GRAPHILE_WORKER_QUEUE, id: String(job.id) },
+      (token) => {
+        helpers.jobterm = new JobtermHelpers(token);
+        return task(payload, helpers);
+      },
+      run,
+    );
+    return endAsGraphileExpects(outcome, job, run.written) as Awaited<ReturnType<Task>>;
+  } finally {
+    link?.jobEnded();
+  }
 }
 
 /**
@@ -63,11 +97,12 @@ class GraphileJobRun implements RunOptions<unknown>, SettleTarget {
 
   constructor(
     private readonly helpers: JobHelpers,
+    link: PoolLink | undefined,
     fallbackSql: GraphileSql,
     maxRuntime: number | undefined,
   ) {
     this.poolId = helpers.job.locked_by ?? '';
-    this.link = linkedPool(this.poolId);
+    this.link = link;
     this.sql = this.link?.sql ?? fallbackSql;
     // graphile's one pool-wide signal fires gracefulShutdownAbortTimeout after
     // its own graceful shutdown starts: a shutdown for this job. Under the
