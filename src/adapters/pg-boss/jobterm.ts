@@ -250,6 +250,36 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
 
 function checkJobs(jobs: unknown): asserts jobs is PgBossJob[] {
   if (!Array.isArray(jobs)) throw expected('jobs', 'the array of jobs pg-boss passes to a handler', jobs);
+  for (const job of jobs) checkJobFields(job);
+}
+
+/**
+ * The fields of a pg-boss job that the adapter relies on, with what each one
+ * is for. Without `retryCount` (pg-boss builds before 12.38, which the peer
+ * range excludes but npm may still install with a warning) the put-back's
+ * `retry_count = $3` fence matches nothing and pg-boss then records an
+ * interrupted job `completed`: refused here, before the job runs, rather than
+ * lost silently.
+ */
+const JOB_FIELDS: ReadonlyArray<readonly [keyof PgBossJob, 'string' | 'number', string]> = [
+  ['id', 'string', 'the job id'],
+  ['name', 'string', 'the queue name'],
+  ['retryCount', 'number', 'the attempt fence of every jobterm write'],
+  ['expireInSeconds', 'number', 'telling an expiry from stop()'],
+];
+
+function checkJobFields(job: unknown): void {
+  if (typeof job !== 'object' || job === null) throw expected('each job', 'a pg-boss job object', job);
+  const fields = job as Record<string, unknown>;
+  let missing: string[] | undefined;
+  for (const [field, type, why] of JOB_FIELDS) {
+    if (typeof fields[field] !== type) (missing ??= []).push(`\`${field}\` (a ${type}: ${why})`);
+  }
+  if (missing === undefined) return;
+  const which = typeof fields.id === 'string' ? `pg-boss job ${fields.id}` : 'each pg-boss job';
+  throw new TypeError(
+    `Expected ${which} to have ${missing.join(', ')}, got a job without ${missing.length === 1 ? 'it' : 'them'}: jobterm needs pg-boss 12.38 or later (its peer range is >=12.38.0 <13.0.0)`,
+  );
 }
 
 function refOf(job: PgBossJob): JobRef {

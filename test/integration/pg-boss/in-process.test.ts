@@ -58,6 +58,34 @@ describe('pg-boss adapter, in one process', () => {
     return name;
   }
 
+  it('a job without the fields jobterm relies on (pg-boss before 12.38 has no retryCount) is refused, naming them', async () => {
+    const name = await queue({ retryLimit: 0 });
+    let ran = false;
+    const handler = jt.handler(async () => {
+      ran = true;
+      return 'done';
+    });
+    // What a pg-boss build without `retryCount` hands a handler: the job, less that field.
+    await boss.work(name, FAST, (jobs) =>
+      handler(jobs.map(({ retryCount: _dropped, ...rest }) => rest as unknown as (typeof jobs)[number])),
+    );
+    const id = (await boss.send(name, {}))!;
+    const row = await waitForRow(db.pool, id, (r) => r.state === 'failed');
+    expect(ran).toBe(false);
+    expect(row.output).toMatchObject({
+      name: 'TypeError',
+      message: expect.stringContaining(
+        `Expected pg-boss job ${id} to have \`retryCount\` (a number: the attempt fence`,
+      ),
+    });
+    expect((row.output as { message: string }).message).toMatch(/jobterm needs pg-boss 12\.38 or later/);
+    await boss.offWork(name);
+    // Several missing at once are all named.
+    await expect(jt.eachJob(async () => 'never')([{ data: {} } as never])).rejects.toThrow(
+      /^Expected each pg-boss job to have `id` \(a string: the job id\), `name` \(a string: the queue name\), `retryCount` .*, `expireInSeconds` .*, got a job without them/,
+    );
+  });
+
   it('runs a job to completion with its token in context and as job.token', async () => {
     const name = await queue();
     const seen: Record<string, unknown> = {};
