@@ -7,13 +7,17 @@
  * The thread's token mirrors the job's: the main thread posts `terminate`
  * when the job's token fires, and the thread's signal aborts with a
  * `JobTerminatedError`-named error carrying the reason. A thread whose code
- * never yields cannot see it; escalation then terminates the thread.
+ * never yields cannot see it; escalation then terminates the thread. Whether
+ * the thread's code saw its termination (`isTerminating()` true,
+ * `throwIfTerminating()` threw, `reason` read while set) goes back with the
+ * result as `seen`, so a return after it counts as stopping early.
  */
 export const THREAD_CODE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const controller = new AbortController();
 let reason;
+let seen = false;
 parentPort.on('message', (message) => {
   if (message && message.type === 'terminate' && !controller.signal.aborted) {
     reason = message.reason;
@@ -25,9 +29,9 @@ parentPort.on('message', (message) => {
 });
 const token = {
   get signal() { return controller.signal; },
-  get reason() { return reason; },
-  isTerminating: () => controller.signal.aborted,
-  throwIfTerminating: () => { if (controller.signal.aborted) throw controller.signal.reason; },
+  get reason() { if (reason !== undefined) seen = true; return reason; },
+  isTerminating: () => { if (reason === undefined) return false; seen = true; return true; },
+  throwIfTerminating: () => { if (reason !== undefined) { seen = true; throw controller.signal.reason; } },
 };
 const describe = (error) =>
   error instanceof Error
@@ -44,7 +48,7 @@ import(workerData.module)
   .then(
     (value) => {
       try {
-        parentPort.postMessage({ type: 'result', value });
+        parentPort.postMessage({ type: 'result', value, seen });
       } catch (error) {
         parentPort.postMessage({ type: 'error', error: describe(error) });
       }

@@ -5,7 +5,7 @@ import { currentJob } from '../core/context.js';
 import { checkKnownKeys, expected } from '../core/errors.js';
 import { describeReason } from '../core/reason.js';
 import { onTerminateUnobserved, peekReason } from '../core/token.js';
-import { registerHardStop } from '../middleware/run-job.js';
+import { markTerminationSeen, registerHardStop } from '../middleware/run-job.js';
 import { THREAD_CODE } from './thread-code.js';
 
 export interface WorkerThreadOptions {
@@ -81,7 +81,9 @@ export async function runInWorkerThread<T = unknown>(
   });
   try {
     return await new Promise<T>((resolve, reject) => {
-      worker.once('message', (message: { type: string; value?: unknown; error?: ThreadError }) => {
+      worker.once('message', (message: { type: string; value?: unknown; seen?: boolean; error?: ThreadError }) => {
+        // The thread's code saw its termination: the job's return after it is stopping early.
+        if (message.seen === true) markTerminationSeen(token);
         if (message.type === 'result') resolve(message.value as T);
         else reject(rebuild(message.error));
       });

@@ -347,6 +347,21 @@ describe('reads that never count as the job seeing it', () => {
   });
 });
 
+describe('an isolated job reports its bit with its result', () => {
+  it('runInWorkerThread(): thread code that saw it (isTerminating() true) and returned stopped early', async () => {
+    const terminator = make();
+    const running = terminator.run(ref('1'), async () => {
+      const result = runInWorkerThread(new URL('../../fixtures/isolation/jobs.mjs', import.meta.url), undefined, {
+        exportName: 'returnsWhenTerminating',
+      });
+      await sleep(50);
+      void terminator.shutdown({ timeout: 5_000 });
+      return result;
+    });
+    expect(await running).toMatchObject({ status: 'interrupted', resumable: true });
+  });
+});
+
 describe('the signal jobterm hands a job stays an ordinary AbortSignal', () => {
   it('instanceof, listeners, AbortSignal.any, timers and fetch all work, before and after it aborts', async () => {
     const source = new TokenSource(() => {});
