@@ -75,7 +75,7 @@ describe('graphile-worker: kill of a running job', () => {
     expect(events(worker, 'task-start', id)).toHaveLength(1);
   });
 
-  it('a task that returns normally after the kill still ends as terminated, not completed', async () => {
+  it('a task that saw the kill (read its reason, isTerminating() true) and returns normally ends as terminated, not completed', async () => {
     const worker = await gw.startWorker({ JT_ACTION: 'kill-on-start' });
     const id = await gw.addJob({ behave: 'return' }, { maxAttempts: 3 });
     await worker.waitFor(forJob('job-done', id));

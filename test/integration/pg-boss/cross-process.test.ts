@@ -109,7 +109,7 @@ describe('pg-boss jobs terminated across OS processes', () => {
     expect(a.messages.filter((m) => m.event === 'job-started')).toHaveLength(1);
   });
 
-  it('kill: a result the handler returns after the signal does not complete the job', async () => {
+  it('kill: a result the handler returns after it saw the kill (its listener read token.reason) does not complete the job', async () => {
     const name = await queue();
     const a = await startWorker(name);
     const id = (await boss.send(name, { mode: 'late-value' }))!;
