@@ -338,12 +338,23 @@ describe('reads that never count as the job seeing it', () => {
 
   it('runInWorkerThread(): the mirror into the thread does not count; a thread that ignores it completes', async () => {
     const terminator = make();
+    let thrown: unknown;
     const running = terminator.run(ref('1'), async () => {
       const result = runInWorkerThread(new URL('../../fixtures/isolation/jobs.mjs', import.meta.url), 1_000);
       void terminator.terminate(ref('1'));
-      return result;
+      try {
+        return await result;
+      } catch (error) {
+        thrown = error;
+        throw error;
+      }
     });
-    expect(await running).toEqual({ status: 'completed', value: 500_500 });
+    const outcome = await running;
+    expect(
+      thrown === undefined ? undefined : String((thrown as Error).stack),
+      'runInWorkerThread() rejected',
+    ).toBeUndefined();
+    expect(outcome).toEqual({ status: 'completed', value: 500_500 });
   });
 });
 
