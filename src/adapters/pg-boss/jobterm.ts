@@ -273,7 +273,9 @@ function checkJobFields(job: unknown): void {
   const fields = job as Record<string, unknown>;
   let missing: string[] | undefined;
   for (const [field, type, why] of JOB_FIELDS) {
-    if (typeof fields[field] !== type) (missing ??= []).push(`\`${field}\` (a ${type}: ${why})`);
+    if (typeof fields[field] === type) continue;
+    missing ??= [];
+    missing.push(`\`${field}\` (a ${type}: ${why})`);
   }
   if (missing === undefined) return;
   const which = typeof fields.id === 'string' ? `pg-boss job ${fields.id}` : 'each pg-boss job';
