@@ -1,6 +1,7 @@
 import type { CompiledSharedOptions, Task, TaskList, WorkerPool, WorkerPoolOptions } from 'graphile-worker';
 import type { Logger } from '../../core/logger.js';
 import { makeGraphileWorkerAdapter } from './adapter.js';
+import { withTrueEndings } from './log.js';
 import { type JobtermGraphileOptions, resolveGraphileOptions } from './options.js';
 import { PoolLink } from './pool-link.js';
 import { graphileSql } from './sql.js';
@@ -59,6 +60,9 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
       if (terminator.options.handleSignals && compiled._rawOptions.noHandleSignals !== true) {
         compiled._rawOptions = { ...compiled._rawOptions, noHandleSignals: true };
       }
+      // Workers scope this logger when they start, after init: a put-back or
+      // a kill is then logged as what it is, not as graphile's `Failed task`.
+      compiled.logger = withTrueEndings(compiled.logger);
       return compiled as unknown as ReturnType<typeof next>;
     },
     poolGracefulShutdown(next, event) {
