@@ -19,7 +19,30 @@ import { postgresStore } from 'jobterm/postgres';
 
 const connectionString = 'postgres://localhost/app';
 const terminator = createTerminator({ store: postgresStore({ connectionString }), handleSignals: true });
-terminator.on('terminated', (event) => console.log(event));
+// The README's "Seeing what it does" lines, as written there.
+terminator.on('terminated', ({ ref, reason, escalated }) =>
+  console.log('terminated', ref, reason.message, reason.requestedBy, { escalated }),
+);
+terminator.on('interrupted', ({ ref, reason, resumable }) =>
+  console.log('interrupted', ref, reason.kind, { resumable }),
+);
+terminator.on('unresponsive', ({ ref }) =>
+  console.warn('ignored its termination; its late result will be ignored', ref),
+);
+terminator.on('error', ({ error, during, ref }) => console.error(`jobterm ${during} error`, ref, error));
+terminator.on('shutdown:end', ({ jobs, escalated, durationMs }) =>
+  console.log(`shutdown: ${jobs.length} jobs, ${escalated} escalated, ${durationMs} ms`),
+);
+// docs/core.md's pino-style adapter (argument order swapped), with console standing in for pino.
+const log = { debug: console.debug, info: console.info, warn: console.warn, error: console.error };
+export const withLogger = createTerminator({
+  logger: {
+    debug: (msg, meta) => log.debug(meta ?? {}, msg),
+    info: (msg, meta) => log.info(meta ?? {}, msg),
+    warn: (msg, meta) => log.warn(meta ?? {}, msg),
+    error: (msg, meta) => log.error(meta ?? {}, msg),
+  },
+});
 
 const report: Task = async (_payload, helpers) => {
   const token: TerminationToken = helpers.jobterm.token;
