@@ -56,7 +56,11 @@ export function withTrueEndings<T extends Logger>(logger: T): T {
   const wrapped = Object.create(logger) as T;
   Object.defineProperties(wrapped, {
     scope: {
-      value: (scope: Record<string, unknown>) => withTrueEndings(logger.scope(scope)),
+      // graphile 0.18 scopes a logger per job for `helpers.logger` (label
+      // 'job'); the `Failed task` line comes from the worker's scope, so the
+      // per-job one is left unwrapped and running a job costs nothing more.
+      value: (scope: Record<string, unknown>) =>
+        scope.label === 'job' ? logger.scope(scope) : withTrueEndings(logger.scope(scope)),
     },
     error: {
       value: (message: string, meta?: Record<string, unknown>) => {
