@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { makeWorkerUtils } from 'graphile-worker';
+import pg from 'pg';
 import { graphileWorkerAdapter, jobRef } from '../../src/adapters/graphile-worker/index.js';
 import { createTerminator } from '../../src/index.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
@@ -15,7 +16,13 @@ const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostg
 const connectionString = process.env.DATABASE_URL ?? embedded!.url;
 
 // This process only adds jobs and requests terminations.
-const utils = await makeWorkerUtils({ connectionString });
+// A pool of our own for graphile's utils, ended before the database stops:
+// graphile 0.18 ends a pool it made itself without awaiting it and removes
+// its error handlers first, so stopping the server right after crashed the
+// script with an unhandled 'error' (terminating connection, 57P01).
+const pgPool = new pg.Pool({ connectionString, max: 2 });
+pgPool.on('error', () => {});
+const utils = await makeWorkerUtils({ pgPool });
 await utils.migrate();
 const graphile = graphileWorkerAdapter({ connectionString });
 const requester = createTerminator({
@@ -71,5 +78,6 @@ try {
   await requester.close();
   await graphile.close();
   await utils.release();
+  await pgPool.end();
   await embedded?.stop();
 }

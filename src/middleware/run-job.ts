@@ -8,6 +8,7 @@ import type { ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
 import type { RegisteredJob } from '../core/registry.js';
 import { type TerminationToken, TokenSource } from '../core/token.js';
+import { forwardAbort } from './forward.js';
 
 /** Options for one `terminator.run()`. */
 export interface RunOptions<T> {
@@ -15,7 +16,8 @@ export interface RunOptions<T> {
    * Signals from the queue forwarded into the job's token, e.g. pg-boss's
    * `job.signal` as `timeout`, graphile's `helpers.abortSignal` as
    * `shutdown`. Each listener is removed when the job settles: jobterm does
-   * not combine them with `AbortSignal.any`, which has leaked in Node.
+   * not combine them with `AbortSignal.any`, which has leaked in Node. Jobs
+   * that share one signal share one listener on it (`forward.ts`).
    */
   readonly forward?: ReadonlyArray<{
     readonly signal: AbortSignal;
@@ -264,11 +266,7 @@ export async function runJob<T>(
           makeReason(kind, message ?? describeAbort(signal)),
           kind === 'shutdown' ? undefined : host.killTimeout,
         );
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        cleanups.push(() => signal.removeEventListener('abort', onAbort));
-      }
+      cleanups.push(forwardAbort(signal, onAbort));
     }
     if (options.maxRuntime !== undefined) {
       const timer = setTimeout(

@@ -85,12 +85,10 @@ const stubbornTask: Task = async (payload, helpers) => {
   }
 };
 
-// graphile's own log lines would interleave with the timeline: keep warnings and errors only, less
-// the line graphile logs for each job jobterm ended ("Failed task ... with error 'Terminated: ...'"),
-// which the timeline already shows as jobterm's `terminated` / `interrupted` rows.
+// graphile's own log lines would interleave with the timeline: keep warnings and errors only. (The
+// jobs jobterm ends are logged at info under the plugin, and the timeline shows them anyway.)
 const logger = new Logger(() => (level, message) => {
   if (level !== 'error' && level !== 'warning') return;
-  if (/with error '(Terminated|Interrupted): /.test(message)) return;
   report('log', { level, message: `graphile-worker: ${message}` });
 });
 

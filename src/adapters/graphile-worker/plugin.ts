@@ -2,6 +2,7 @@ import type { CompiledSharedOptions, Task, TaskList, WorkerPool, WorkerPoolOptio
 import type { Logger } from '../../core/logger.js';
 import { makeGraphileWorkerAdapter } from './adapter.js';
 import { borrowTaskList } from './borrowed-tasks.js';
+import { withTrueEndings } from './log.js';
 import { type JobtermGraphileOptions, resolveGraphileOptions } from './options.js';
 import { linkedPool, PoolLink } from './pool-link.js';
 import { graphileSql } from './sql.js';
@@ -78,6 +79,9 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
           ...(taskList === undefined ? {} : { taskList: wrappedCopy(taskList) }),
         };
       }
+      // Workers scope this logger when they start, after init: a put-back or
+      // a kill is then logged as what it is, not as graphile's `Failed task`.
+      compiled.logger = withTrueEndings(compiled.logger);
       return compiled as unknown as ReturnType<typeof next>;
     },
     poolGracefulShutdown(next, event) {

@@ -3,6 +3,7 @@ import { expected, JobTerminatedError } from '../../core/errors.js';
 import type { JobOutcome } from '../../core/outcome.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import { JobtermHelpers } from './helpers.js';
+import { recordEnding } from './log.js';
 import { type ResolvedGraphileOptions, resolveGraphileOptions, type WrapTaskListOptions } from './options.js';
 import { linkedPool, type PoolLink } from './pool-link.js';
 import { GRAPHILE_WORKER_QUEUE } from './ref.js';
@@ -151,19 +152,21 @@ function endAsGraphileExpects(outcome: JobOutcome, job: Job, written: Written): 
       throw outcome.error;
     case 'terminated':
       if (written === 'ended') job.attempts = job.max_attempts;
-      throw forGraphile(new JobTerminatedError(outcome.reason));
+      throw forGraphile(new JobTerminatedError(outcome.reason), written);
     case 'interrupted':
       if (written === 'put_back' || written === 'refunded') job.attempts = Math.max(0, job.attempts - 1);
-      throw forGraphile(new JobTerminatedError(outcome.reason));
+      throw forGraphile(new JobTerminatedError(outcome.reason), written);
   }
 }
 
 /**
  * graphile logs the stack of every failed task; this one would only point
- * into jobterm's wrapper, so its log line keeps just the reason.
+ * into jobterm's wrapper, so its log line keeps just the reason. The plugin's
+ * logger turns that line into what jobterm wrote (`log.ts`).
  */
-function forGraphile(error: JobTerminatedError): JobTerminatedError {
+function forGraphile(error: JobTerminatedError, written: Written): JobTerminatedError {
   error.stack = '';
+  recordEnding(error, written);
   return error;
 }
 

@@ -1,0 +1,85 @@
+import { getEventListeners } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/logger.js';
+import { createTerminator } from '../../../src/core/terminator.js';
+import { forwardAbort } from '../../../src/middleware/forward.js';
+
+describe('forwarding one queue signal into many jobs', () => {
+  it('50 jobs under one pool-wide signal put one listener on it, all 50 tokens fire on abort, none is left after', async () => {
+    const terminator = createTerminator({ logger: silentLogger });
+    const pool = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      let started = 0;
+      const jobs = Array.from({ length: 50 }, (_, i) =>
+        terminator.run(
+          { queue: 'forward', id: String(i) },
+          async (token) => {
+            started++;
+            await new Promise((resolve) => token.onTerminate(resolve));
+            token.throwIfTerminating();
+          },
+          { forward: [{ signal: pool.signal, kind: 'shutdown', message: 'pool stopping' }] },
+        ),
+      );
+      while (started < 50) await new Promise((resolve) => setImmediate(resolve));
+      // One listener however many jobs share the signal: Node 20 warned at 11
+      // (MaxListenersExceededWarning), and the signal is not ours to re-limit.
+      expect(getEventListeners(pool.signal, 'abort')).toHaveLength(1);
+      pool.abort();
+      const outcomes = await Promise.all(jobs);
+      expect(outcomes.map((o) => o.status)).toEqual(Array(50).fill('interrupted'));
+      expect(outcomes[0]).toMatchObject({ reason: { kind: 'shutdown', message: 'pool stopping' } });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await terminator.close();
+    }
+  });
+
+  it('the listener goes when the last job settles without an abort, and comes back for the next job', async () => {
+    const terminator = createTerminator({ logger: silentLogger });
+    const pool = new AbortController();
+    const forward = [{ signal: pool.signal, kind: 'shutdown' as const }];
+    const first = await Promise.all(
+      [1, 2, 3].map((i) => terminator.run({ queue: 'forward', id: `a${i}` }, () => i, { forward })),
+    );
+    expect(first.map((o) => o.status)).toEqual(['completed', 'completed', 'completed']);
+    expect(getEventListeners(pool.signal, 'abort')).toHaveLength(0);
+    const later = terminator.run(
+      { queue: 'forward', id: 'b' },
+      async (token) => {
+        expect(getEventListeners(pool.signal, 'abort')).toHaveLength(1);
+        await new Promise((resolve) => token.onTerminate(resolve));
+        token.throwIfTerminating();
+      },
+      { forward },
+    );
+    pool.abort();
+    expect(await later).toMatchObject({ status: 'interrupted' });
+    expect(getEventListeners(pool.signal, 'abort')).toHaveLength(0);
+    await terminator.close();
+  });
+
+  it('forwardAbort(): an aborted signal calls at once; each subscription is its own; dispose is safe twice', () => {
+    const aborted = AbortSignal.abort();
+    let calls = 0;
+    forwardAbort(aborted, () => calls++)();
+    expect(calls).toBe(1);
+
+    const controller = new AbortController();
+    const fn = () => calls++;
+    const one = forwardAbort(controller.signal, fn);
+    const two = forwardAbort(controller.signal, fn);
+    one();
+    one();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    expect(calls).toBe(2);
+    two();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+});
