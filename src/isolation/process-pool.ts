@@ -266,7 +266,10 @@ class Child {
   private crash(where: string, code: number | null, signal: NodeJS.Signals | null): IsolateCrashError {
     const tail = this.stderrTail;
     const outOfMemory = /heap out of memory|Reached heap limit/i.test(tail);
-    const last = tail.trim().split('\n').slice(-3).join(' | ');
+    // Node prints an uncaught error's "Name: message" line, or V8's "FATAL ERROR" line, before the stack.
+    const lines = tail.trim().split('\n');
+    const telling = lines.filter((line) => /^(\w*Error\b|FATAL ERROR|Uncaught)/.test(line.trim()));
+    const last = (telling.length > 0 ? telling.slice(-2) : lines.slice(-3)).map((line) => line.trim()).join(' | ');
     const cause = last.length > 0 ? new Error(last) : undefined;
     const options = cause === undefined ? undefined : { cause };
     if (outOfMemory) {

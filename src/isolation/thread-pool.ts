@@ -31,6 +31,8 @@ export class ThreadPool implements IsolatePool {
   private readonly piscina: Piscina;
   private running = 0;
   private closing: Promise<void> | undefined;
+  /** Threads escalation is terminating: piscina forgets them at once, close() still awaits their exit. */
+  private readonly exiting = new Set<Promise<unknown>>();
 
   constructor(private readonly options: ResolvedPoolOptions) {
     this.piscina = new Piscina({
@@ -84,7 +86,13 @@ export class ThreadPool implements IsolatePool {
         const gone = thread === undefined || thread.threadId === -1 ? undefined : once(thread, 'exit');
         stopped = true;
         controller.abort();
-        await gone;
+        if (gone === undefined) return;
+        this.exiting.add(gone);
+        try {
+          await gone;
+        } finally {
+          this.exiting.delete(gone);
+        }
       },
     };
   }
@@ -99,7 +107,10 @@ export class ThreadPool implements IsolatePool {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.piscina.destroy();
+    this.closing ??= (async () => {
+      await this.piscina.destroy();
+      await Promise.allSettled([...this.exiting]);
+    })();
     return this.closing;
   }
 
