@@ -8,7 +8,7 @@ export {
   isIsolateCloneError,
   isIsolateCrashError,
 } from './errors.js';
-export { isolated, isolationStats } from './isolated.js';
+export { isolated, isolationStats, moduleHref } from './isolated.js';
 export {
   ISOLATED_OPTION_KEYS,
   ISOLATION_DEFAULTS,
