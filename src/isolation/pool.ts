@@ -47,6 +47,12 @@ export interface IsolatePoolStats {
 export interface IsolatePool {
   start(task: IsolateTask): IsolateRun;
   stats(): IsolatePoolStats;
+  /**
+   * Calls `listener` each time an isolate is gone (escalation's hard stop
+   * waited for it, a crash, an idle exit): for benchmarks and dashboards.
+   * Returns a remove.
+   */
+  onGone(listener: (gone: { readonly runner: IsolateRunner; readonly id: number }) => void): () => void;
   /** Stops every isolate (running calls reject with `STOPPED`) and resolves once all are gone. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -38,6 +38,7 @@ export class ProcessPool implements IsolatePool {
   private readonly waiting: Array<(child: Child | undefined) => void> = [];
   private running = 0;
   private closing: Promise<void> | undefined;
+  private readonly goneListeners = new Set<(gone: { runner: 'process'; id: number }) => void>();
   private readonly killOnExit = () => {
     for (const child of this.all) child.process.kill('SIGKILL');
   };
@@ -96,6 +97,11 @@ export class ProcessPool implements IsolatePool {
         await child.stop(this.options.killGrace);
       },
     };
+  }
+
+  onGone(listener: (gone: { runner: 'process'; id: number }) => void): () => void {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
   }
 
   stats(): IsolatePoolStats {
@@ -158,6 +164,7 @@ export class ProcessPool implements IsolatePool {
       const index = this.idle.indexOf(child);
       if (index !== -1) this.idle.splice(index, 1);
       if (this.all.size === 0) process.off('exit', this.killOnExit);
+      for (const listener of this.goneListeners) listener({ runner: 'process', id: proc.pid ?? -1 });
       // A waiting call gets a fresh child in place of the lost one.
       if (this.waiting.length > 0 && this.closing === undefined) {
         const next = this.waiting.shift();

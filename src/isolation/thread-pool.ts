@@ -33,6 +33,7 @@ export class ThreadPool implements IsolatePool {
   private closing: Promise<void> | undefined;
   /** Threads escalation is terminating: piscina forgets them at once, close() still awaits their exit. */
   private readonly exiting = new Set<Promise<unknown>>();
+  private readonly goneListeners = new Set<(gone: { runner: 'thread'; id: number }) => void>();
 
   constructor(private readonly options: ResolvedPoolOptions) {
     this.piscina = new Piscina({
@@ -83,7 +84,8 @@ export class ThreadPool implements IsolatePool {
       hardStop: async () => {
         if (flag.finished) return;
         const thread = threadOf();
-        const gone = thread === undefined || thread.threadId === -1 ? undefined : once(thread, 'exit');
+        const id = thread?.threadId ?? -1;
+        const gone = thread === undefined || id === -1 ? undefined : once(thread, 'exit');
         stopped = true;
         controller.abort();
         if (gone === undefined) return;
@@ -93,8 +95,14 @@ export class ThreadPool implements IsolatePool {
         } finally {
           this.exiting.delete(gone);
         }
+        for (const listener of this.goneListeners) listener({ runner: 'thread', id });
       },
     };
+  }
+
+  onGone(listener: (gone: { runner: 'thread'; id: number }) => void): () => void {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
   }
 
   stats(): IsolatePoolStats {
