@@ -99,7 +99,7 @@ async function hardStopFigures(rounds: number, dir: string): Promise<Figure[]> {
   }
   return [
     {
-      name: "escalation's hard stop -> pooled thread gone (ms)",
+      name: "escalation's hard stop -> pooled thread gone",
       unit: 'ms',
       samples: threadStop,
       reference: { name: 'worker.terminate() on a spinning thread, alone', samples: threadFloor },
@@ -107,7 +107,7 @@ async function hardStopFigures(rounds: number, dir: string): Promise<Figure[]> {
       goal: 'about the floor (~2 ms)',
     },
     {
-      name: "escalation's hard stop -> pooled child process gone, SIGTERM (ms)",
+      name: "escalation's hard stop -> pooled child process gone, SIGTERM",
       unit: 'ms',
       samples: processStop,
       reference: { name: 'SIGKILL -> exit of a spinning child, alone', samples: processFloor },

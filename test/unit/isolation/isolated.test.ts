@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -240,6 +241,21 @@ for (const runner of ['thread', 'process'] as const) {
     }, 30_000);
   });
 }
+
+describe('isolated(): no leaks', () => {
+  it('leaves no listener on the job’s signal and no pool busy once the call settled', async () => {
+    const t = terminator();
+    const outcome = await t.run(newRef(), async (token) => {
+      const value = await fn<number, number>('thread', 'default')(5);
+      return { value, listeners: getEventListeners(token.signal, 'abort').length, stats: isolationStats() };
+    });
+    expect(outcome).toMatchObject({
+      status: 'completed',
+      value: { value: 15, listeners: 0, stats: [{ runner: 'thread', running: 0, queued: 0 }] },
+    });
+    await t.shutdown();
+  });
+});
 
 describe('isolated({ runner: thread }): the flag a synchronous loop reads', () => {
   it('isTerminating() (jobterm’s free function) turns true inside a synchronous loop; currentToken() and currentJob() work', async () => {
