@@ -12,7 +12,8 @@ import(workerData.module).then((mod) => mod[workerData.exportName](workerData.pa
 `;
 
 export async function freshThread(module: string, exportName: string, payload?: unknown): Promise<unknown> {
-  const worker = new Worker(CODE, { eval: true, workerData: { module, exportName, payload } });
+  // No loader, like the pooled isolates it is compared with (the module is plain JavaScript).
+  const worker = new Worker(CODE, { eval: true, workerData: { module, exportName, payload }, execArgv: [] });
   try {
     const message = await new Promise<{ value?: unknown; error?: string }>((resolve, reject) => {
       worker.once('message', resolve);

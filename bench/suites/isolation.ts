@@ -46,7 +46,8 @@ async function hardStopFigures(rounds: number, dir: string): Promise<Figure[]> {
   const threadFloor: number[] = [];
   const processStop: number[] = [];
   const processFloor: number[] = [];
-  const options = (runner: 'thread' | 'process') => resolveIsolatedOptions({ runner, size: 1 }).pool;
+  // No loader in the isolates (the module is plain JavaScript), as for the floor's thread and child.
+  const options = (runner: 'thread' | 'process') => resolveIsolatedOptions({ runner, size: 1, execArgv: [] }).pool;
   const threads = new ThreadPool(options('thread'));
   const processes = new ProcessPool(options('process'));
   try {
@@ -64,7 +65,7 @@ async function hardStopFigures(rounds: number, dir: string): Promise<Figure[]> {
       const floorLaps = new SharedArrayBuffer(4);
       const worker = new Worker(
         'const l = new Int32Array(require("node:worker_threads").workerData); for (;;) Atomics.add(l, 0, 1);',
-        { eval: true, workerData: floorLaps },
+        { eval: true, workerData: floorLaps, execArgv: [] },
       );
       await until(() => Atomics.load(new Int32Array(floorLaps), 0) > 0);
       start = performance.now();
@@ -120,8 +121,8 @@ async function hardStopFigures(rounds: number, dir: string): Promise<Figure[]> {
 /** One job's cost, sequentially, in each runner, beside in-process and a fresh thread per job. */
 async function perJobFigures(jobs: number): Promise<Figure[]> {
   const terminator = createTerminator({ logger: silentLogger });
-  const inThread = isolated(moduleUrl, { runner: 'thread', exportName: 'noop', size: 1 });
-  const inProcess = isolated(moduleUrl, { runner: 'process', exportName: 'noop', size: 1 });
+  const inThread = isolated(moduleUrl, { runner: 'thread', exportName: 'noop', size: 1, execArgv: [] });
+  const inProcess = isolated(moduleUrl, { runner: 'process', exportName: 'noop', size: 1, execArgv: [] });
   const time = async (job: () => unknown, n: number): Promise<number[]> => {
     const samples: number[] = [];
     for (let i = 0; i < n; i++) {

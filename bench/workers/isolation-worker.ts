@@ -31,6 +31,7 @@ const spin = isolated(new URL('../fixtures/isolated-bench.mjs', import.meta.url)
   runner,
   exportName: 'spin',
   size: 1,
+  execArgv: [],
 });
 let current: string | undefined;
 let watching = false;
