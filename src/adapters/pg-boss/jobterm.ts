@@ -165,13 +165,16 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
       fn: ((jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>) | string | URL,
       isolatedOptions?: IsolatedOptions,
     ): PgBossHandler<J, Awaited<R> | undefined, A> {
-      if (typeof fn === 'string' || fn instanceof URL) {
+      // A module runs isolated; without isolated() options a string stays a mistake, not a module.
+      if ((typeof fn === 'string' || fn instanceof URL) && isolatedOptions !== undefined) {
         const run = isolated(moduleHref(fn), isolatedOptions as IsolatedOptions);
         return api.eachJob<J, unknown, A>((job: JobWithToken<J>, ..._rest: A) =>
           run(job.data),
         ) as unknown as PgBossHandler<J, Awaited<R> | undefined, A>;
       }
-      if (typeof fn !== 'function') throw expected('fn', 'a function (the pg-boss handler) or a module URL', fn);
+      if (typeof fn !== 'function') {
+        throw expected('fn', 'a function (the pg-boss handler), or a module URL followed by isolated() options', fn);
+      }
       return async function jobtermHandler(jobs: J[], ...rest: A): Promise<Awaited<R> | undefined> {
         checkJobs(jobs);
         if (jobs.length === 1) {

@@ -125,6 +125,24 @@ for (const runner of ['thread', 'process'] as const) {
       await t.shutdown();
     });
 
+    it('a call still waiting for a free isolate when its job is killed never starts', async () => {
+      const t = terminator();
+      const busy = startMarker();
+      const first = t.run(newRef(), () =>
+        fn<object, string>(runner, 'ignores', { size: 1 })({ ms: 1_500, ...busy.payload }),
+      );
+      await busy.started();
+      const waiting = newRef();
+      const queued = startMarker();
+      const second = t.run(waiting, () => fn(runner, 'ignores', { size: 1 })({ ms: 10, ...queued.payload }));
+      await sleep(50);
+      await t.terminate(waiting, { reason: 'not needed' });
+      expect(await second).toMatchObject({ status: 'terminated', escalated: false, reason: { message: 'not needed' } });
+      expect(await first).toEqual({ status: 'completed', value: 'done anyway' });
+      expect(existsSync(queued.payload.marker)).toBe(false);
+      await t.shutdown();
+    });
+
     it('a crash of each kind fails the job with its cause, and the pool goes on', async () => {
       const t = terminator();
       const expectFailed = async (
