@@ -18,6 +18,20 @@ export default defineConfig([
     target: 'node22',
     splitting: true,
     treeshake: true,
+    // src/isolation finds its isolate runtime beside itself through
+    // `import.meta.url`; the shim makes that work in the CommonJS build too.
+    shims: true,
+  },
+  {
+    // What runs inside the isolates (src/isolation/isolate-*.cjs): plain
+    // CommonJS, bundled into one file each, beside the chunks that load them.
+    entry: {
+      'isolate-thread': 'src/isolation/isolate-thread.cjs',
+      'isolate-process': 'src/isolation/isolate-process.cjs',
+    },
+    format: ['cjs'],
+    target: 'node22',
+    outExtension: () => ({ js: '.cjs' }),
   },
   {
     entry: { cli: 'src/cli/main.ts' },

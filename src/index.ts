@@ -36,6 +36,20 @@ export {
   Terminator,
 } from './core/terminator.js';
 export type { TerminationToken } from './core/token.js';
-export { runInWorkerThread, type ThreadToken, type WorkerThreadOptions } from './isolation/index.js';
+export {
+  IsolateCloneError,
+  IsolateCrashError,
+  type IsolateCrashKind,
+  type IsolatedOptions,
+  type IsolatePoolStats,
+  type IsolateRunner,
+  isIsolateCloneError,
+  isIsolateCrashError,
+  isolated,
+  isolationStats,
+  runInWorkerThread,
+  type ThreadToken,
+  type WorkerThreadOptions,
+} from './isolation/index.js';
 export { type CursorItem, type IterateOptions, type IterateSummary, iterate } from './iteration/index.js';
 export type { RunOptions } from './middleware/run-job.js';

@@ -18,26 +18,38 @@ export interface JobContext {
  */
 const storage = new AsyncLocalStorage<JobContext>();
 
+/**
+ * Inside an isolate (a pooled worker thread or child process, src/isolation)
+ * the job runs in the parent; the isolate's runtime registers its context
+ * under this registered symbol, so any copy of jobterm loaded there finds it.
+ * Read only when there is no job in this copy's own storage.
+ */
+const ISOLATE_CONTEXT = Symbol.for('jobterm.isolate.context');
+
+function isolateJob(): JobContext | undefined {
+  return (globalThis as { [ISOLATE_CONTEXT]?: () => JobContext | undefined })[ISOLATE_CONTEXT]?.();
+}
+
 export function withJob<T>(context: JobContext, fn: () => T): T {
   return storage.run(context, fn);
 }
 
 /** The running job's context, or undefined outside a job. */
 export function currentJob(): JobContext | undefined {
-  return storage.getStore();
+  return storage.getStore() ?? isolateJob();
 }
 
 /** The running job's token, or undefined outside a job. */
 export function currentToken(): TerminationToken | undefined {
-  return storage.getStore()?.token;
+  return (storage.getStore() ?? isolateJob())?.token;
 }
 
 /** False outside a job. */
 export function isTerminating(): boolean {
-  return storage.getStore()?.token.isTerminating() ?? false;
+  return (storage.getStore() ?? isolateJob())?.token.isTerminating() ?? false;
 }
 
 /** Throws the job's `JobTerminatedError` if it is terminating; does nothing outside a job. */
 export function throwIfTerminating(): void {
-  storage.getStore()?.token.throwIfTerminating();
+  (storage.getStore() ?? isolateJob())?.token.throwIfTerminating();
 }

@@ -17,6 +17,7 @@ import {
 import type { JobOutcome, RunningJobInfo } from './outcome.js';
 import { makeReason, type TerminationReason } from './reason.js';
 import { Registry } from './registry.js';
+import { Resources } from './resources.js';
 import type { ShutdownReport } from './shutdown-report.js';
 import { installSignalHandlers } from './signals.js';
 import type { KillRequest, KillStore, RequestOutcome } from './store.js';
@@ -62,6 +63,8 @@ const TERMINATE_OPTION_KEYS = ['reason', 'requestedBy', 'wait', 'timeout', 'sign
 export class Terminator {
   readonly options: ResolvedTerminatorOptions;
   private readonly registry = new Registry();
+  /** Isolation pools and the like: closed once the jobs have settled, so nothing outlives shutdown(). */
+  private readonly resources = new Resources();
   private readonly events = new EventEmitter();
   private readonly adapters = new Map<string, QueueAdapter>();
   private readonly participants = new Set<ShutdownParticipant>();
@@ -270,6 +273,7 @@ export class Terminator {
     const settled = await Promise.all(results);
     // Jobs that started during the grace period were interrupted at start; wait for their writes too.
     await Promise.all(this.registry.all().map((job) => job.done));
+    await this.resources.close();
     for (const participant of this.participants) {
       await this.safely(() => participant.afterJobs?.());
     }
@@ -307,6 +311,7 @@ export class Terminator {
     this.closed = true;
     this.disposeSignals?.();
     this.disposeSignals = undefined;
+    await this.resources.close();
     await this.ready.catch(() => undefined);
     await this.options.store?.close();
   }
@@ -327,6 +332,7 @@ export class Terminator {
       },
       emit: (event, payload) => this.emit(event, payload),
       afterSettle: (ref, outcome) => this.afterSettle(ref, outcome),
+      resources: this.resources,
     };
   }
 

@@ -7,6 +7,7 @@ import type { JobOutcome, RunningJobInfo } from '../core/outcome.js';
 import type { ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
 import type { RegisteredJob } from '../core/registry.js';
+import type { Resources } from '../core/resources.js';
 import { type TerminationToken, TokenSource } from '../core/token.js';
 import { forwardAbort } from './forward.js';
 
@@ -54,6 +55,8 @@ export interface JobHost {
   emit<K extends keyof TerminatorEvents>(event: K, payload: TerminatorEvents[K]): void;
   /** Records the ending on the job's kill request, if it had one. Never rejects. */
   afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined;
+  /** What the terminator's jobs share and its shutdown closes (isolation pools). */
+  readonly resources: Resources;
 }
 
 /**
@@ -94,6 +97,11 @@ export function registerHardStop(
   return () => {
     if (job.innerHardStop === hardStop) job.innerHardStop = undefined;
   };
+}
+
+/** The resources of the terminator that runs the job holding `token` (isolation pools); undefined outside a job. */
+export function resourcesOf(token: TerminationToken): Resources | undefined {
+  return jobsByToken.get(token)?.resources;
 }
 
 /**
@@ -144,6 +152,10 @@ class RunningJob<T> implements RegisteredJob {
 
   get killTimeout(): number {
     return this.host.killTimeout;
+  }
+
+  get resources(): Resources {
+    return this.host.resources;
   }
 
   get info(): RunningJobInfo {

@@ -11,6 +11,7 @@ export {
   graphileWorkerAdapter,
 } from './adapter.js';
 export type { JobtermHelpers } from './helpers.js';
+export { isolatedTask } from './isolated.js';
 export type { JobtermGraphileOptions, WrapTaskListOptions } from './options.js';
 export { type JobtermPluginOptions, makeJobtermPlugin, makeJobtermPreset } from './plugin.js';
 export { GRAPHILE_WORKER_QUEUE, jobRef } from './ref.js';

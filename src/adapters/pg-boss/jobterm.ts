@@ -5,6 +5,7 @@ import { milliseconds } from '../../core/options.js';
 import type { JobOutcome } from '../../core/outcome.js';
 import type { Terminator } from '../../core/terminator.js';
 import type { TerminationToken } from '../../core/token.js';
+import { type IsolatedOptions, isolated, moduleHref } from '../../isolation/index.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
 import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';
@@ -62,6 +63,17 @@ export interface PgBossJobterm {
   handler<J extends PgBossJob = PgBossJob, R = unknown, A extends unknown[] = []>(
     fn: (jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>,
   ): PgBossHandler<J, Awaited<R> | undefined, A>;
+  /**
+   * A handler that runs a module's export isolated (a pooled worker thread
+   * or child process, see `isolated()`), once per job of the batch, with the
+   * job's `data`: `boss.work('render', jt.handler(new URL('./render.js',
+   * import.meta.url), { runner: 'process' }))`. The export gets `(data,
+   * token)`; each job settles on its own, as with `eachJob`.
+   */
+  handler<J extends PgBossJob = PgBossJob>(
+    module: string | URL,
+    options: IsolatedOptions,
+  ): PgBossHandler<J, PgBossJobResult[], []>;
   /**
    * A handler that runs `fn` once per job of the batch, concurrently, each in
    * its own context, and settles each job on its own. Works with and without
@@ -147,12 +159,22 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
   };
 
   let disposed = false;
-  return {
+  const api: PgBossJobterm = {
     adapter,
     handler<J extends PgBossJob, R, A extends unknown[]>(
-      fn: (jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>,
+      fn: ((jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>) | string | URL,
+      isolatedOptions?: IsolatedOptions,
     ): PgBossHandler<J, Awaited<R> | undefined, A> {
-      if (typeof fn !== 'function') throw expected('fn', 'a function (the pg-boss handler)', fn);
+      // A module runs isolated; without isolated() options a string stays a mistake, not a module.
+      if ((typeof fn === 'string' || fn instanceof URL) && isolatedOptions !== undefined) {
+        const run = isolated(moduleHref(fn), isolatedOptions as IsolatedOptions);
+        return api.eachJob<J, unknown, A>((job: JobWithToken<J>, ..._rest: A) =>
+          run(job.data),
+        ) as unknown as PgBossHandler<J, Awaited<R> | undefined, A>;
+      }
+      if (typeof fn !== 'function') {
+        throw expected('fn', 'a function (the pg-boss handler), or a module URL followed by isolated() options', fn);
+      }
       return async function jobtermHandler(jobs: J[], ...rest: A): Promise<Awaited<R> | undefined> {
         checkJobs(jobs);
         if (jobs.length === 1) {
@@ -192,6 +214,7 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
       removeParticipant();
     },
   };
+  return api;
 
   /**
    * A batch handler over several jobs: each job runs as its own job in the

@@ -43,7 +43,7 @@ describe('graphile-worker across processes: kill of a running job', () => {
   it('a CPU-bound loop in a worker thread is really stopped: ended for good at killTimeout, the thread gone, the loop free meanwhile', async () => {
     const worker = await gw.startWorker({ ...withStore, JT_KILL_TIMEOUT: '300', JT_CONCURRENCY: '2' });
     const id = await gw.addJob({ behave: 'spin' }, { maxAttempts: 3 });
-    await worker.waitFor(forJob('task-start', id));
+    await worker.waitFor(forJob('spinning', id), 30_000);
     // The spinning thread does not block the worker's event loop: another job runs meanwhile.
     const other = await gw.addJob({ behave: 'complete' });
     await worker.waitFor(forJob('job-done', other));
