@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
-import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
+import {
+  isStoreUnavailableError,
+  type PostgresStore,
+  postgresStore,
+  StoreUnavailableError,
+} from '../../../src/stores/postgres/index.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 describe('bad input to the PostgreSQL store and terminate(): a clear error, nothing inserted', () => {
@@ -68,7 +73,7 @@ describe('bad input to the PostgreSQL store and terminate(): a clear error, noth
     );
   });
 
-  it('a database that is down: terminate() and open() fail with StoreUnavailableError naming where, and close cleanly', async () => {
+  it('a database that is down: terminate() and open() fail with DatabaseUnavailableError naming where, and close cleanly', async () => {
     const down = postgresStore({
       connectionString: 'postgres://postgres:secret@127.0.0.1:1/nowhere',
       logger: silentLogger,
@@ -79,10 +84,13 @@ describe('bad input to the PostgreSQL store and terminate(): a clear error, noth
       () => undefined,
       (error: unknown) => error,
     );
-    expect(opened).toMatchObject({ name: 'StoreUnavailableError' });
+    expect(opened).toMatchObject({ name: 'DatabaseUnavailableError' });
+    // The name jobterm/postgres exported first still checks it.
+    expect(isStoreUnavailableError(opened)).toBe(true);
+    expect(opened).toBeInstanceOf(StoreUnavailableError);
     expect((opened as Error).message).toMatch(/^jobterm: could not reach PostgreSQL at 127\.0\.0\.1:1\/nowhere: /);
     const attempt = worker.terminate({ queue: 'q', id: '1' });
-    await expect(attempt).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    await expect(attempt).rejects.toMatchObject({ name: 'DatabaseUnavailableError' });
     await expect(worker.terminate({ queue: 'q', id: '1' })).rejects.not.toThrow(/secret/);
     await worker.close();
     await worker.close();
