@@ -6,16 +6,22 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { makeWorkerUtils } from 'graphile-worker';
+import pg from 'pg';
 import { graphileWorkerAdapter, jobRef } from '../../src/adapters/graphile-worker/index.js';
 import { createTerminator } from '../../src/index.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
-import { startEmbeddedPostgres } from '../../test/support/embedded-postgres.js';
+import { startEmbeddedPostgres, stopOnExit } from '../../test/support/embedded-postgres.js';
 
 const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+// Ctrl-C, a crash: the embedded server stops and its temp dir goes on every way out.
+const keepOnExit = embedded === undefined ? () => {} : stopOnExit(embedded);
 const connectionString = process.env.DATABASE_URL ?? embedded!.url;
 
-// This process only adds jobs and requests terminations.
-const utils = await makeWorkerUtils({ connectionString });
+// This process only adds jobs and requests terminations. A pool of our own, with an
+// error listener: graphile removes its handlers from pools it made before ending them.
+const pgPool = new pg.Pool({ connectionString, max: 2 });
+pgPool.on('error', () => {});
+const utils = await makeWorkerUtils({ pgPool });
 await utils.migrate();
 const graphile = graphileWorkerAdapter({ connectionString });
 const requester = createTerminator({
@@ -71,5 +77,7 @@ try {
   await requester.close();
   await graphile.close();
   await utils.release();
+  await pgPool.end();
   await embedded?.stop();
+  keepOnExit();
 }
