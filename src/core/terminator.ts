@@ -169,12 +169,13 @@ export class Terminator {
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw expected('signal', 'an AbortSignal', options.signal);
     }
-    const adapter = this.adapterFor(given.queue);
+    const adapter = this.adapters.get(given.queue);
     // The queue's own spelling, before anything is compared or stored: a
     // request under another spelling would never match the job's token.
     const checked = adapter?.canonicalRef === undefined ? given : validateJobRef(adapter.canonicalRef(given));
 
     const local = this.registry.find(checked);
+    if (adapter === undefined && local.length === 0) this.requireAdapter(checked.queue);
     // Only a job the queue holds gets a request: one for an id that does not
     // exist yet could land on a job created later with that id.
     const state: QueueJobState | undefined =
@@ -235,18 +236,17 @@ export class Terminator {
   }
 
   /**
-   * The adapter for a queue; for jobterm's own queues one is required, since
-   * without it a request could be stored for a job that does not exist.
+   * For jobterm's own queue systems a job not running here needs the queue's
+   * adapter: without it a request could be stored for a job that does not
+   * exist, under an id the job's token never matches, and land on a job
+   * created later. (A job running in this process is known to exist.)
    */
-  private adapterFor(queue: string): QueueAdapter | undefined {
-    const adapter = this.adapters.get(queue);
+  private requireAdapter(queue: string): void {
     const hint = BUILT_IN_ADAPTERS.get(queue);
-    if (adapter === undefined && hint !== undefined) {
-      throw new TypeError(
-        `Expected \`adapters\` to include the ${queue} adapter to terminate a ${queue} job, got none: add ${hint} to \`createTerminator({ adapters })\` (worker processes get it from jobterm's ${queue} wrapper)`,
-      );
-    }
-    return adapter;
+    if (hint === undefined) return;
+    throw new TypeError(
+      `Expected \`adapters\` to include the ${queue} adapter to terminate a ${queue} job, got none: add ${hint} to \`createTerminator({ adapters })\` (jobterm's ${queue} worker wrappers add it to their terminator)`,
+    );
   }
 
   /**
