@@ -36,6 +36,12 @@ export {
   Terminator,
 } from './core/terminator.js';
 export type { TerminationToken } from './core/token.js';
+export {
+  DatabaseUnavailableError,
+  isDatabaseUnavailableError,
+  isQueueUnreadableError,
+  QueueUnreadableError,
+} from './core/unavailable.js';
 export { runInWorkerThread, type ThreadToken, type WorkerThreadOptions } from './isolation/index.js';
 export { type CursorItem, type IterateOptions, type IterateSummary, iterate } from './iteration/index.js';
 export type { RunOptions } from './middleware/run-job.js';
