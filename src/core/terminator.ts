@@ -390,7 +390,16 @@ export class Terminator {
       openRequests: () => store.openRequests?.() ?? [],
       adapterFor: (queue) => this.adapters.get(queue),
       runsHere: (request) => this.registry.find(request.ref).length > 0,
-      resolveIfEnded: (request, adapter) => this.resolveIfEnded(store, request, adapter),
+      resolveIfEnded: async (request, adapter) => {
+        try {
+          return await this.resolveIfEnded(store, request, adapter);
+        } catch (error) {
+          // A request stored before ids were checked (an older jobterm) whose id cannot be one of
+          // this queue's: no job will ever match it.
+          if ((error as { name?: unknown } | null)?.name !== 'TypeError') throw error;
+          return store.resolveEnded?.(request.id, 'not_found', this.options.workerId);
+        }
+      },
       onError: (error) => this.emit('error', { error, during: 'store' }),
     });
   }

@@ -174,6 +174,11 @@ describe('every request ends: a kill for a job that finishes at that moment', ()
     const ended = await direct.request({ ref: jobRef(finished), message: 'x' });
     const gone = await direct.request({ ref: jobRef('987654321'), message: 'x' });
     const open = await direct.request({ ref: jobRef(queued), message: 'x' });
+    // Stored by a jobterm that did not check ids yet: no graphile job can ever have it.
+    const [legacy] = await gw.db.query<{ id: string }>(
+      `INSERT INTO jobterm.kill_requests (id, queue, job_id, reason_message, expires_at)
+       VALUES (gen_random_uuid(), 'graphile-worker', 'not-a-number', 'x', now() + interval '1 day') RETURNING id`,
+    );
 
     const worker = createTerminator({
       store: postgresStore({ connectionString: gw.db.url, logger: silentLogger }),
@@ -198,6 +203,7 @@ describe('every request ends: a kill for a job that finishes at that moment', ()
       async () => (await outcome(gone.request.id)) === 'not_found',
       'the sweep resolved the unknown job’s request',
     );
+    await until(async () => (await outcome(legacy!.id)) === 'not_found', 'the sweep resolved the legacy request');
     await worker.sweepRequests();
     expect(await outcome(open.request.id)).toBeNull();
     expect(await requestRow(finished)).toEqual([
