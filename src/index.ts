@@ -37,6 +37,12 @@ export {
 } from './core/terminator.js';
 export type { TerminationToken } from './core/token.js';
 export {
+  DatabaseUnavailableError,
+  isDatabaseUnavailableError,
+  isQueueUnreadableError,
+  QueueUnreadableError,
+} from './core/unavailable.js';
+export {
   IsolateCloneError,
   IsolateCrashError,
   type IsolateCrashKind,

@@ -9,12 +9,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
-import { startEmbeddedPostgres } from '../../test/support/embedded-postgres.js';
+import { startEmbeddedPostgres, stopOnExit } from '../../test/support/embedded-postgres.js';
 
 const ROWS = 3_000;
 const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+// Ctrl-C, a crash: the embedded server stops and its temp dir goes on every way out.
+const keepOnExit = embedded === undefined ? () => {} : stopOnExit(embedded);
 const connectionString = process.env.DATABASE_URL ?? embedded!.url;
 const db = new pg.Pool({ connectionString, max: 2 });
+// An idle connection ended by the server (its shutdown at the end) must not crash the process.
+db.on('error', () => {});
 
 await db.query(`
   DROP TABLE IF EXISTS users;
@@ -30,6 +34,9 @@ await db.query(`
 
 // This process only sends the job.
 const boss = new PgBoss({ connectionString, supervise: false, schedule: false });
+// pg-boss re-emits its pool's errors; without a listener the server's shutdown at teardown
+// ("terminating connection due to administrator command") was an unhandled 'error' that killed this process.
+boss.on('error', (error) => console.error('[main] pg-boss:', (error as Error).message));
 await boss.start();
 await boss.createQueue('backfill');
 
@@ -81,7 +88,8 @@ try {
   await second.exited;
 } finally {
   for (const child of workers) child.kill('SIGKILL');
-  await boss.stop();
+  await boss.stop({ graceful: false });
   await db.end();
   await embedded?.stop();
+  keepOnExit();
 }

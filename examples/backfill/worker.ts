@@ -16,6 +16,8 @@ if (!connectionString) throw new Error('set DATABASE_URL');
 const log = (message: string) => console.log(`[worker ${process.pid}] ${message}`);
 
 const db = new pg.Pool({ connectionString, max: 2 });
+// An idle connection ended by the server must not crash the worker; the next query reconnects.
+db.on('error', (error) => log(`pool: ${error.message}`));
 const boss = new PgBoss({ connectionString });
 boss.on('error', (error) => console.error('[worker] pg-boss:', error));
 const terminator = createTerminator({

@@ -10,9 +10,11 @@ import pg from 'pg';
 import { graphileWorkerAdapter, jobRef } from '../../src/adapters/graphile-worker/index.js';
 import { createTerminator } from '../../src/index.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
-import { startEmbeddedPostgres } from '../../test/support/embedded-postgres.js';
+import { startEmbeddedPostgres, stopOnExit } from '../../test/support/embedded-postgres.js';
 
 const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+// Ctrl-C, a crash: the embedded server stops and its temp dir goes on every way out.
+const keepOnExit = embedded === undefined ? () => {} : stopOnExit(embedded);
 const connectionString = process.env.DATABASE_URL ?? embedded!.url;
 
 // This process only adds jobs and requests terminations.
@@ -80,4 +82,5 @@ try {
   await utils.release();
   await pgPool.end();
   await embedded?.stop();
+  keepOnExit();
 }

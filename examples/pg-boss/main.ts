@@ -7,14 +7,18 @@ import { PgBoss } from 'pg-boss';
 import { pgBossAdapter } from '../../src/adapters/pg-boss/index.js';
 import { createTerminator } from '../../src/index.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
-import { startEmbeddedPostgres } from '../../test/support/embedded-postgres.js';
+import { startEmbeddedPostgres, stopOnExit } from '../../test/support/embedded-postgres.js';
 
 const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
+// Ctrl-C, a crash: the embedded server stops and its temp dir goes on every way out.
+const keepOnExit = embedded === undefined ? () => {} : stopOnExit(embedded);
 const connectionString = process.env.DATABASE_URL ?? embedded!.url;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // This process only sends jobs and requests terminations.
 const boss = new PgBoss({ connectionString, supervise: false, schedule: false });
+// pg-boss re-emits its pool's errors (the server's shutdown at the end, say): never unhandled.
+boss.on('error', (error) => console.error('[main] pg-boss:', (error as Error).message));
 await boss.start();
 await boss.createQueue('reports');
 const requester = createTerminator({
@@ -52,6 +56,7 @@ try {
 } finally {
   worker.kill('SIGKILL');
   await requester.close();
-  await boss.stop();
+  await boss.stop({ graceful: false });
   await embedded?.stop();
+  keepOnExit();
 }

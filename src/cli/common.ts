@@ -1,7 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type pg from 'pg';
 import { type Logger, makeConsoleLogger, silentLogger } from '../core/logger.js';
-import { isStoreUnavailableError } from '../stores/postgres/errors.js';
+import { isDatabaseUnavailableError } from '../core/unavailable.js';
 import { type PostgresStore, postgresStore } from '../stores/postgres/store.js';
 
 /** What the CLI writes to and reads from; main.ts passes the process's own. */
@@ -58,9 +58,25 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: s
   }
 }
 
+/** The schemes pg's connection strings take (pg-connection-string): postgres://, postgresql://, socket:/dir. */
+const DATABASE_SCHEMES = new Set(['postgres:', 'postgresql:', 'socket:']);
+
 export function databaseUrl(values: { 'database-url'?: string | undefined }, env: NodeJS.ProcessEnv): string {
-  const url = values['database-url'] ?? env.DATABASE_URL;
+  const given = values['database-url'];
+  const url = given ?? env.DATABASE_URL;
   if (url === undefined || url === '') throw new UsageError('no database: pass --database-url or set DATABASE_URL');
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    scheme = undefined;
+  }
+  if (scheme === undefined || !DATABASE_SCHEMES.has(scheme)) {
+    // Never echoed: a malformed URL can still hold a password.
+    throw new UsageError(
+      `${given === undefined ? 'DATABASE_URL' : '--database-url'} is not a PostgreSQL URL such as postgres://user@host:5432/db`,
+    );
+  }
   return url;
 }
 
@@ -95,7 +111,14 @@ export function cliStore(
   });
 }
 
-/** Runs a command body, turning what it throws into one stderr line and an exit code. */
+/**
+ * Runs a command body, turning what it throws into one stderr line and an
+ * exit code: usage errors (and the API's TypeErrors) exit 2; a database that
+ * cannot be reached, from the store or an adapter, is always the same
+ * `could not reach PostgreSQL at host:port/db: <why>` line, exit 3; any other
+ * failure (a queue's tables that cannot be read, a schema not migrated) its
+ * own line, exit 3.
+ */
 export async function guarded(command: string, io: Io, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
@@ -105,12 +128,15 @@ export async function guarded(command: string, io: Io, body: () => Promise<numbe
       io.stderr(`jobterm ${command}: ${message} (see 'jobterm ${command} --help')`);
       return EXIT.usage;
     }
-    io.stderr(`jobterm ${command}: ${isStoreUnavailableError(error) ? message.replace(/^jobterm: /, '') : message}`);
+    io.stderr(`jobterm ${command}: ${message}`);
     return EXIT.failure;
   }
 }
 
 function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  // pg's AggregateError (IPv4 and IPv6 both refused) has an empty message of its own.
+  const message =
+    error instanceof Error ? error.message || String((error as { code?: unknown }).code ?? error.name) : String(error);
+  if (isDatabaseUnavailableError(error)) return message.replace(/^jobterm: /, '');
   return (message.split('\n')[0] ?? message).replace(/^jobterm: /, '');
 }

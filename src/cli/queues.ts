@@ -2,25 +2,31 @@ import type pg from 'pg';
 import type { QueueAdapter } from '../core/adapter.js';
 
 /**
- * The adapter that lets `jobterm terminate <queue> ...` tell `already_finished`
- * and `not_found` apart, and cancel a job that has not started, for the queue
- * systems jobterm ships adapters for. It shares the CLI's pool.
+ * The adapter for the queue systems jobterm ships adapters for, sharing the
+ * CLI's pool: `terminate()` needs it to canonicalise the id, to store a
+ * request only for a job the queue holds, to answer `already_finished` and
+ * `not_found`, and to cancel a job that has not started. It reads the queue
+ * in the database of --database-url, in the queue's default schema
+ * (graphile-worker: $GRAPHILE_WORKER_SCHEMA or graphile_worker; pg-boss:
+ * $PGBOSS_SCHEMA or pgboss). Each adapter adds a case here, loading its module
+ * dynamically so one queue's peer dependency never loads for another.
  *
- * Otherwise the terminator just stores the request, and the worker that runs
- * (or picks up) the job applies it. Each adapter adds a case here, loading its
- * module dynamically so one queue's peer dependency never loads for another.
+ * Other queue names get none: the request is stored, and the worker that runs
+ * (or picks up) the job applies it.
  */
-export async function adapterFor(queue: string, pool: pg.Pool): Promise<QueueAdapter | undefined> {
+export async function adapterFor(
+  queue: string,
+  pool: pg.Pool,
+  env: NodeJS.ProcessEnv,
+): Promise<QueueAdapter | undefined> {
   if (queue === 'graphile-worker') {
-    // graphile's schema as graphile-worker reads it (GRAPHILE_WORKER_SCHEMA, else graphile_worker),
-    // when it is in this database.
-    const { graphileWorkerAdapter, hasGraphileWorkerSchema } = await import('../adapters/graphile-worker/adapter.js');
-    return (await hasGraphileWorkerSchema(pool)) ? graphileWorkerAdapter({ pool }) : undefined;
+    const { graphileWorkerAdapter } = await import('../adapters/graphile-worker/adapter.js');
+    return graphileWorkerAdapter({ pool });
   }
   if (queue === 'pg-boss') {
     const { pgBossAdapter } = await import('../adapters/pg-boss/adapter.js');
-    const { rows } = await pool.query<{ present: boolean }>("select to_regclass('pgboss.job') is not null as present");
-    return rows[0]?.present === true ? pgBossAdapter({ pool }) : undefined;
+    const schema = env.PGBOSS_SCHEMA;
+    return pgBossAdapter(schema === undefined || schema === '' ? { pool } : { pool, schema });
   }
   return undefined;
 }

@@ -12,7 +12,19 @@ export type QueueJobState = 'queued' | 'running' | 'finished' | 'not_found';
 export interface QueueAdapter {
   /** The `queue` of the job references this adapter answers for, e.g. `'pg-boss'`. */
   readonly queue: string;
-  /** Reads the job's state from the queue's own storage. */
+  /**
+   * The queue's own spelling of a job reference, before anything is stored
+   * or compared: a request stored under another spelling would never match
+   * the running job's token (pg-boss ids in upper case, graphile ids with
+   * leading zeros). Throws a `TypeError` naming the field for what cannot be
+   * an id of this queue. Without it, references are kept as given.
+   */
+  canonicalRef?(ref: JobRef): JobRef;
+  /**
+   * Reads the job's state from the queue's own storage. Rejects with a
+   * `QueueUnreadableError` when the queue's tables cannot be read, and a
+   * `DatabaseUnavailableError` when its database cannot be reached.
+   */
   jobState?(ref: JobRef): Promise<QueueJobState>;
   /**
    * Ends a job that has not started, through the queue's own cancel where it

@@ -53,3 +53,34 @@ export function checkKnownKeys(what: string, value: object, known: readonly stri
     }
   }
 }
+
+/**
+ * Whether PostgreSQL stores `text` exactly as given: it refuses NUL
+ * (`invalid byte sequence for encoding "UTF8": 0x00`), and a lone surrogate
+ * would be turned into U+FFFD on the way (so a job id would no longer match).
+ */
+export function isStorableText(text: string): boolean {
+  return !UNSTORABLE.test(text);
+}
+
+// In a `u` regex a surrogate pair is one code point, so \p{Cs} matches only unpaired halves.
+const UNSTORABLE = /[\0\p{Cs}]/u;
+
+/**
+ * Checks a string that will be written to a database: a string of at most
+ * `max` characters (non-empty unless `allowEmpty`), without NUL or lone
+ * surrogates. Returns it unchanged.
+ */
+export function checkText(what: string, value: unknown, max: number, allowEmpty = false): string {
+  if (typeof value !== 'string' || (!allowEmpty && value.length === 0) || value.length > max) {
+    throw expected(what, `a ${allowEmpty ? '' : 'non-empty '}string of at most ${max} characters`, value);
+  }
+  if (!isStorableText(value)) {
+    throw expected(
+      what,
+      'a string without NUL characters or unpaired surrogates (PostgreSQL cannot store them)',
+      value,
+    );
+  }
+  return value;
+}

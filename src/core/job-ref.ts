@@ -1,4 +1,4 @@
-import { expected } from './errors.js';
+import { expected, isStorableText } from './errors.js';
 
 /**
  * Names one job. `queue` is the queue system (`'graphile-worker'`,
@@ -26,8 +26,12 @@ export function validateJobRef(ref: unknown, what = 'job'): JobRef {
 }
 
 function checkPart(what: string, value: unknown): void {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_REF_PART_LENGTH || value.includes('\0')) {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_REF_PART_LENGTH) {
     throw expected(what, `a non-empty string of at most ${MAX_REF_PART_LENGTH} characters`, value);
+  }
+  // Stored as text in kill_requests and progress: NUL would be refused there, a lone surrogate changed.
+  if (!isStorableText(value)) {
+    throw expected(what, 'a string without NUL characters or unpaired surrogates', value);
   }
 }
 

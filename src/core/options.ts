@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { QueueAdapter } from './adapter.js';
-import { checkKnownKeys, expected } from './errors.js';
+import { checkKnownKeys, checkText, expected } from './errors.js';
 import { type Logger, makeConsoleLogger } from './logger.js';
 import type { ProgressStore } from './progress.js';
 import type { KillStore } from './store.js';
@@ -36,6 +36,13 @@ export interface TerminatorOptions {
   progress?: ProgressStore;
   /** Queue adapters that answer for jobs not running here (usually added by the adapter itself). */
   adapters?: readonly QueueAdapter[];
+  /**
+   * How often this process asks the queues (through its adapters) about the
+   * jobs of the open kill requests it knows of, and resolves those whose job
+   * has ended or is gone, so no request stays open for a finished job.
+   * Each sweep reads at most 200 jobs. `false` turns it off. @default 30_000
+   */
+  requestSweepInterval?: number | false;
   /** Names this process in the requests it resolves. @default `${hostname}:${pid}` */
   workerId?: string;
   /** @default warnings and errors to stderr */
@@ -49,6 +56,7 @@ export interface ResolvedTerminatorOptions {
   readonly killTimeout: number;
   readonly handleSignals: boolean;
   readonly adapters: readonly QueueAdapter[];
+  readonly requestSweepInterval: number | false;
   readonly workerId: string;
   readonly logger: Logger;
 }
@@ -57,9 +65,13 @@ export const DEFAULTS = Object.freeze({
   shutdownTimeout: 25_000,
   killTimeout: 10_000,
   handleSignals: false,
+  requestSweepInterval: 30_000,
   /** How long `terminate({ wait: true })` waits by default. */
   waitTimeout: 30_000,
 });
+
+/** Longest `requestedBy` and `workerId` accepted. */
+export const MAX_NAME_LENGTH = 200;
 
 /** Longest reason message accepted; longer ones are refused, not cut, so nothing is half-written. */
 export const MAX_REASON_LENGTH = 1_000;
@@ -73,6 +85,7 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
     'killTimeout',
     'handleSignals',
     'adapters',
+    'requestSweepInterval',
     'workerId',
     'logger',
   ]);
@@ -88,18 +101,24 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
     if (typeof logger?.[level] !== 'function') throw expected(`logger.${level}`, 'a function', logger?.[level]);
   }
   const workerId = options.workerId ?? `${hostname()}:${process.pid}`;
-  if (typeof workerId !== 'string' || workerId.length === 0 || workerId.length > 200) {
-    throw expected('workerId', 'a non-empty string of at most 200 characters', workerId);
-  }
+  checkText('workerId', workerId, MAX_NAME_LENGTH);
   const handleSignals = options.handleSignals ?? DEFAULTS.handleSignals;
   if (typeof handleSignals !== 'boolean') throw expected('handleSignals', 'a boolean', handleSignals);
   const progress = options.progress ?? store?.progress;
   if (progress !== undefined && (typeof progress !== 'object' || typeof progress.load !== 'function')) {
     throw expected('progress', 'a ProgressStore with load, save and clear', progress);
   }
+  const requestSweepInterval = options.requestSweepInterval ?? DEFAULTS.requestSweepInterval;
+  if (requestSweepInterval !== false) {
+    milliseconds('requestSweepInterval', requestSweepInterval);
+    if (requestSweepInterval === 0) {
+      throw expected('requestSweepInterval', 'a positive number of milliseconds, or false', requestSweepInterval);
+    }
+  }
   return {
     store,
     progress,
+    requestSweepInterval,
     shutdownTimeout: milliseconds('shutdownTimeout', options.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
     killTimeout: milliseconds('killTimeout', options.killTimeout ?? DEFAULTS.killTimeout),
     handleSignals,
@@ -128,8 +147,6 @@ export function milliseconds(what: string, value: unknown): number {
 
 export function reasonMessage(what: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
-  if (typeof value !== 'string' || value.length > MAX_REASON_LENGTH) {
-    throw expected(what, `a string of at most ${MAX_REASON_LENGTH} characters`, value);
-  }
-  return value.length === 0 ? fallback : value;
+  checkText(what, value, MAX_REASON_LENGTH, true);
+  return (value as string).length === 0 ? fallback : (value as string);
 }

@@ -61,6 +61,21 @@ export interface KillStore {
   /** Records how the request ended; wakes everyone waiting on it. Idempotent. */
   resolve(requestId: string, outcome: RequestOutcome, workerId: string): Promise<void>;
   /**
+   * Resolves a request whose job the queue shows ended or gone, learned by
+   * re-reading the queue (the requester after storing, a periodic sweep),
+   * unless a worker recorded it delivered: that worker fired the job's token
+   * and its own answer (`terminated`, usually) is on its way. A delivery with
+   * no answer for minutes (its worker died between the queue write and the
+   * resolve) no longer holds the request open. Resolves true when this call
+   * resolved it. Stores without it get a plain `resolve()`.
+   */
+  resolveEnded?(requestId: string, outcome: RequestOutcome, workerId: string): Promise<boolean>;
+  /**
+   * The open requests this process knows of, from memory (what `pendingFor`
+   * answers from): the terminator's sweep asks the queues about their jobs.
+   */
+  openRequests?(): KillRequest[];
+  /**
    * Waits until the request is resolved and returns the outcome, or
    * `undefined` when `timeout` ms pass or `signal` aborts first. Works in a
    * process that never called `open()` (a CLI, an API server).

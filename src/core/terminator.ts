@@ -2,12 +2,13 @@ import { EventEmitter } from 'node:events';
 import { type JobHost, type RunOptions, runJob } from '../middleware/run-job.js';
 import type { QueueAdapter, QueueJobState } from './adapter.js';
 import { makeDeferred } from './deferred.js';
-import { checkKnownKeys, expected } from './errors.js';
+import { checkKnownKeys, checkText, expected } from './errors.js';
 import type { TerminatorEventName, TerminatorEvents } from './events.js';
 import { formatRef, type JobRef, validateJobRef } from './job-ref.js';
 import {
   checkAdapter,
   DEFAULTS,
+  MAX_NAME_LENGTH,
   milliseconds,
   type ResolvedTerminatorOptions,
   reasonMessage,
@@ -16,7 +17,9 @@ import {
 } from './options.js';
 import type { JobOutcome, RunningJobInfo } from './outcome.js';
 import { makeReason, type TerminationReason } from './reason.js';
+import { RecentCompletions } from './recent-completions.js';
 import { Registry } from './registry.js';
+import { RequestSweep } from './request-sweep.js';
 import { Resources } from './resources.js';
 import type { ShutdownReport } from './shutdown-report.js';
 import { installSignalHandlers } from './signals.js';
@@ -60,6 +63,13 @@ export interface ShutdownParticipant {
 
 const TERMINATE_OPTION_KEYS = ['reason', 'requestedBy', 'wait', 'timeout', 'signal'];
 
+/** The queue systems jobterm ships adapters for, and how to add each to a terminator. */
+const BUILT_IN_ADAPTERS: ReadonlyMap<string, string> = new Map([
+  ['graphile-worker', "`graphileWorkerAdapter({ connectionString })` from 'jobterm/graphile-worker'"],
+  ['pg-boss', "`pgBossAdapter({ connectionString })` from 'jobterm/pg-boss'"],
+  ['bullmq', "the BullMQ adapter from 'jobterm/bullmq'"],
+]);
+
 export class Terminator {
   readonly options: ResolvedTerminatorOptions;
   private readonly registry = new Registry();
@@ -75,10 +85,13 @@ export class Terminator {
   private disposeSignals: (() => void) | undefined;
   private closed = false;
   private readonly host: JobHost;
+  private readonly recentlyCompleted = new RecentCompletions();
+  private readonly sweep: RequestSweep | undefined;
 
   constructor(options: TerminatorOptions = {}) {
     this.options = resolveTerminatorOptions(options);
     this.host = this.makeHost();
+    this.sweep = this.makeSweep();
     for (const adapter of this.options.adapters) this.adapters.set(adapter.queue, adapter);
     this.events.setMaxListeners(0);
     const store = this.options.store;
@@ -95,6 +108,7 @@ export class Terminator {
     this.ready.then(
       () => {
         this.isReady = true;
+        if (!this.closed) this.sweep?.start();
       },
       (error: unknown) => this.options.logger.error('could not open the kill store', { error }),
     );
@@ -147,25 +161,26 @@ export class Terminator {
    * store), or before it starts.
    */
   async terminate(ref: JobRef, options: TerminateOptions = {}): Promise<TerminateResult> {
-    const checked = validateJobRef(ref);
+    const given = validateJobRef(ref);
     if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
     checkKnownKeys('terminate() options', options, TERMINATE_OPTION_KEYS);
     const message = reasonMessage('reason', options.reason, 'terminated by request');
-    if (
-      options.requestedBy !== undefined &&
-      (typeof options.requestedBy !== 'string' || options.requestedBy.length > 200)
-    ) {
-      throw expected('requestedBy', 'a string of at most 200 characters', options.requestedBy);
-    }
+    if (options.requestedBy !== undefined) checkText('requestedBy', options.requestedBy, MAX_NAME_LENGTH);
     const wait = options.wait ?? false;
     if (typeof wait !== 'boolean') throw expected('wait', 'a boolean', wait);
     const timeout = milliseconds('timeout', options.timeout ?? DEFAULTS.waitTimeout);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw expected('signal', 'an AbortSignal', options.signal);
     }
+    const adapter = this.adapters.get(given.queue);
+    // The queue's own spelling, before anything is compared or stored: a
+    // request under another spelling would never match the job's token.
+    const checked = adapter?.canonicalRef === undefined ? given : validateJobRef(adapter.canonicalRef(given));
 
     const local = this.registry.find(checked);
-    const adapter = this.adapters.get(checked.queue);
+    if (adapter === undefined && local.length === 0) this.requireAdapter(checked.queue);
+    // Only a job the queue holds gets a request: one for an id that does not
+    // exist yet could land on a job created later with that id.
     const state: QueueJobState | undefined =
       local.length > 0 || adapter?.jobState === undefined ? undefined : await adapter.jobState(checked);
     if (state === 'finished') return { status: 'already_finished', ref: checked };
@@ -203,17 +218,60 @@ export class Terminator {
     });
     // Local fast path; the NOTIFY reaches this process too, and applying twice is harmless.
     this.deliver(request);
+    const requestId = request.id;
     if (
       state === 'queued' &&
       adapter?.cancelQueued !== undefined &&
       (await adapter.cancelQueued(checked, request.reason))
     ) {
-      await store.resolve(request.id, 'terminated', this.options.workerId);
-      return { status: 'terminated', ref: checked, requestId: request.id };
+      await store.resolve(requestId, 'terminated', this.options.workerId);
+      return { status: 'terminated', ref: checked, requestId };
     }
-    if (!wait) return { status: 'requested', ref: checked, requestId: request.id };
-    const outcome = await store.waitForResolution(request.id, { timeout, ...signalOption(options.signal) });
-    return { status: outcome === undefined ? 'timed_out' : outcome, ref: checked, requestId: request.id };
+    if (local.length === 0 && adapter?.jobState !== undefined) {
+      // Every request ends: the job may have ended between the state read
+      // and the insert, and then no worker will ever see this request.
+      const ended = await this.resolveIfEnded(store, request, adapter);
+      if (ended !== undefined) return { status: ended, ref: checked, requestId };
+    }
+    if (!wait) return { status: 'requested', ref: checked, requestId };
+    const outcome = await store.waitForResolution(requestId, { timeout, ...signalOption(options.signal) });
+    return { status: outcome === undefined ? 'timed_out' : outcome, ref: checked, requestId };
+  }
+
+  /**
+   * For jobterm's own queue systems a job not running here needs the queue's
+   * adapter: without it a request could be stored for a job that does not
+   * exist, under an id the job's token never matches, and land on a job
+   * created later. (A job running in this process is known to exist.)
+   */
+  private requireAdapter(queue: string): void {
+    const hint = BUILT_IN_ADAPTERS.get(queue);
+    if (hint === undefined) return;
+    throw new TypeError(
+      `Expected \`adapters\` to include the ${queue} adapter to terminate a ${queue} job, got none: add ${hint} to \`createTerminator({ adapters })\` (jobterm's ${queue} worker wrappers add it to their terminator)`,
+    );
+  }
+
+  /**
+   * Re-reads the job of a request just stored, or still open, and resolves
+   * the request when the job has ended (`already_finished`) or is gone
+   * (`not_found`). Never overrides a worker that fired the job's token: its
+   * own answer (usually `terminated`) is on its way. Returns the outcome when
+   * this call ended the request.
+   */
+  private async resolveIfEnded(
+    store: KillStore,
+    request: KillRequest,
+    adapter: QueueAdapter,
+  ): Promise<RequestOutcome | undefined> {
+    const state = await adapter.jobState?.(request.ref);
+    if (state !== 'finished' && state !== 'not_found') return undefined;
+    const outcome: RequestOutcome = state === 'finished' ? 'already_finished' : 'not_found';
+    if (store.resolveEnded !== undefined) {
+      return (await store.resolveEnded(request.id, outcome, this.options.workerId)) ? outcome : undefined;
+    }
+    await store.resolve(request.id, outcome, this.options.workerId);
+    return outcome;
   }
 
   /**
@@ -313,7 +371,42 @@ export class Terminator {
     this.disposeSignals = undefined;
     await this.resources.close();
     await this.ready.catch(() => undefined);
+    await this.sweep?.stop();
+    this.recentlyCompleted.clear();
     await this.options.store?.close();
+  }
+
+  /**
+   * Looks once at every open request this process knows of and resolves
+   * those whose job has ended (`already_finished`) or is gone (`not_found`).
+   * Runs by itself every `requestSweepInterval`; call it to sweep now.
+   */
+  async sweepRequests(): Promise<void> {
+    if (this.sweep === undefined) return;
+    await this.ready;
+    await this.sweep.sweep();
+  }
+
+  private makeSweep(): RequestSweep | undefined {
+    const { store, requestSweepInterval } = this.options;
+    if (store?.openRequests === undefined || requestSweepInterval === false) return undefined;
+    return new RequestSweep({
+      interval: requestSweepInterval,
+      openRequests: () => store.openRequests?.() ?? [],
+      adapterFor: (queue) => this.adapters.get(queue),
+      runsHere: (request) => this.registry.find(request.ref).length > 0,
+      resolveIfEnded: async (request, adapter) => {
+        try {
+          return await this.resolveIfEnded(store, request, adapter);
+        } catch (error) {
+          // A request stored before ids were checked (an older jobterm) whose id cannot be one of
+          // this queue's: no job will ever match it.
+          if ((error as { name?: unknown } | null)?.name !== 'TypeError') throw error;
+          return store.resolveEnded?.(request.id, 'not_found', this.options.workerId);
+        }
+      },
+      onError: (error) => this.emit('error', { error, during: 'store' }),
+    });
   }
 
   /** What each job's run needs from this terminator; made once, shared by every job. */
@@ -343,7 +436,16 @@ export class Terminator {
     }
     // Delivery is at least once (the local fast path, NOTIFY, polls, resyncs):
     // record it only the time it changed something.
-    if (!fired) return;
+    if (!fired) {
+      // A request stored just after its job completed here: no token left to
+      // fire, and nobody else knows yet (see RecentCompletions for the order).
+      const store = this.options.store;
+      if (store !== undefined && this.recentlyCompleted.completed(request.ref)) {
+        this.recentlyCompleted.forget(request.ref);
+        void this.resolveRequest(store, request.id, 'already_finished', request.ref);
+      }
+      return;
+    }
     this.options.logger.debug('kill request delivered', { job: formatRef(request.ref), request: request.id });
     const store = this.options.store;
     if (store !== undefined) {
@@ -363,6 +465,8 @@ export class Terminator {
       requestId = outcome.reason.requestId;
       result = 'terminated';
     } else if (outcome.status === 'completed') {
+      // Remembered before the look-up below, so a request arriving from now on finds it.
+      this.recentlyCompleted.remember(ref);
       // The job finished before the kill reached it.
       requestId = store.pendingFor(ref)?.id;
       result = 'already_finished';

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,8 +68,12 @@ export interface EmbeddedOptions {
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const root = await mkdtemp(join(tmpdir(), options.prefix ?? 'jobterm-pg-'));
+  const prefix = options.prefix ?? 'jobterm-pg-';
+  await removeStaleServers(prefix);
+  const root = await mkdtemp(join(tmpdir(), prefix));
   await chmod(root, 0o755);
+  // Who owns this dir: after a SIGKILL (which nothing can catch) the next start finds the owner gone and cleans up.
+  await writeFile(join(root, OWNER_FILE), `${process.pid}\n`);
   const port = await freePort();
   const server = new EmbeddedPostgres({
     databaseDir: join(root, 'data'),
@@ -128,6 +132,89 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     pid: postmaster()?.pid,
     root,
     stop,
+  };
+}
+
+/** In each temp dir: the pid of the process that started its server. */
+const OWNER_FILE = 'owner.pid';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it is someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp dirs (and stops the servers) of earlier starts whose owner
+ * died without cleaning up, e.g. killed with SIGKILL: the server it started
+ * is then an orphan still holding its port and ~40 MB of data. Only dirs with
+ * an owner file naming a dead process are touched, so a run in progress
+ * (another test run on this machine) is never disturbed.
+ */
+export async function removeStaleServers(prefix = 'jobterm-pg-'): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir(tmpdir());
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(prefix)) continue;
+    const root = join(tmpdir(), entry);
+    const owner = Number.parseInt(await readFile(join(root, OWNER_FILE), 'utf8').catch(() => ''), 10);
+    if (!Number.isSafeInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    // The orphaned postmaster (first line of postmaster.pid), if it still runs this data dir.
+    const postmaster = Number.parseInt(
+      (await readFile(join(root, 'data', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0] ?? '',
+      10,
+    );
+    if (Number.isSafeInteger(postmaster) && postmaster > 0 && isAlive(postmaster)) {
+      const command = await readFile(`/proc/${postmaster}/cmdline`, 'utf8').catch(() => '');
+      if (command.includes(root)) {
+        try {
+          // Immediate shutdown; the data is thrown away anyway.
+          process.kill(postmaster, 'SIGQUIT');
+        } catch {
+          // Gone meanwhile.
+        }
+        for (let i = 0; i < 50 && isAlive(postmaster); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+        if (isAlive(postmaster)) process.kill(postmaster, 'SIGKILL');
+      }
+    }
+    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+    removed.push(root);
+  }
+  return removed;
+}
+
+/**
+ * For scripts that start a server (the examples): stop it and remove its temp
+ * dir on every way out — Ctrl-C, SIGTERM, an uncaught exception or unhandled
+ * rejection (such as a pool's `error` event with no listener) — not only at
+ * the end of a `finally`. Returns a remove for the normal path.
+ */
+export function stopOnExit(server: Pick<EmbeddedDatabase, 'stop'>): () => void {
+  const bail = (code: number, error?: unknown) => {
+    if (error !== undefined) console.error(error);
+    void server.stop().finally(() => process.exit(code));
+  };
+  const onSigint = () => bail(130);
+  const onSigterm = () => bail(143);
+  const onError = (error: unknown) => bail(1, error);
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
+  process.once('uncaughtException', onError);
+  process.once('unhandledRejection', onError);
+  return () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('uncaughtException', onError);
+    process.off('unhandledRejection', onError);
   };
 }
 

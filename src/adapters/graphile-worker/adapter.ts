@@ -3,8 +3,14 @@ import type { QueueAdapter, QueueJobState } from '../../core/adapter.js';
 import { expected } from '../../core/errors.js';
 import { type JobRef, validateJobRef } from '../../core/job-ref.js';
 import { describeReason, type TerminationReason } from '../../core/reason.js';
-import { checkJobId, checkJobKey, GRAPHILE_WORKER_QUEUE, jobRef } from './ref.js';
-import { checkSchema, defaultSchema, type GraphileSql, graphileSql, quoteIdentifier } from './sql.js';
+import {
+  describePostgresFailure,
+  describePostgresTarget,
+  isPostgresUnreadable,
+  QueueUnreadableError,
+} from '../../core/unavailable.js';
+import { canonicalJobId, checkJobKey, GRAPHILE_WORKER_QUEUE, jobRef } from './ref.js';
+import { checkSchema, defaultSchema, type GraphileSql, graphileSql } from './sql.js';
 
 /** Runs one statement and returns its rows: a pg pool, or graphile's `withPgClient`. */
 export type Query = (text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
@@ -60,34 +66,57 @@ export function graphileWorkerAdapter(options: GraphileWorkerAdapterOptions): Gr
     if (typeof pool !== 'object' || pool === null || typeof pool.query !== 'function') {
       throw expected('pool', 'a pg Pool or Client', pool);
     }
-    return makeGraphileWorkerAdapter(async (text, values) => (await pool.query(text, [...values])).rows, schema);
+    const where = describePostgresTarget((pool as { options?: pg.PoolConfig }).options ?? {});
+    return makeGraphileWorkerAdapter(async (text, values) => (await pool.query(text, [...values])).rows, schema, {
+      where,
+    });
   }
   if (typeof connectionString !== 'string' || connectionString.length === 0) {
     throw expected('connectionString', 'a PostgreSQL connection string (or pass `pool`)', connectionString);
   }
-  const own = new pg.Pool({ connectionString, max: 2 });
+  const own = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 10_000 });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   own.on('error', () => {});
   let closed: Promise<void> | undefined;
-  return makeGraphileWorkerAdapter(
-    async (text, values) => (await own.query(text, [...values])).rows,
-    schema,
-    () => {
+  return makeGraphileWorkerAdapter(async (text, values) => (await own.query(text, [...values])).rows, schema, {
+    where: describePostgresTarget({ connectionString }),
+    close: () => {
       closed ??= own.end();
       return closed;
     },
-  );
+  });
 }
 
-/** The adapter over any way of running a query, e.g. graphile's `withPgClient` inside a worker. */
+/**
+ * The adapter over any way of running a query, e.g. graphile's `withPgClient`
+ * inside a worker. `where` names the database in errors (host:port/db).
+ */
 export function makeGraphileWorkerAdapter(
-  query: Query,
+  run: Query,
   schema: string,
-  close: () => Promise<void> = async () => {},
+  options: { where?: string; close?: () => Promise<void> } = {},
 ): GraphileWorkerAdapter {
   const sql: GraphileSql = graphileSql(schema);
+  const where = options.where ?? "graphile-worker's database";
+  // One error per kind of failure, whichever statement hit it: a lost
+  // connection is DatabaseUnavailableError, unreadable tables QueueUnreadableError.
+  const query: Query = async (text, values) => {
+    try {
+      return await run(text, values);
+    } catch (error) {
+      if (isPostgresUnreadable(error)) {
+        const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+        throw new QueueUnreadableError(
+          `jobterm: could not read graphile-worker's jobs in schema "${schema}" at ${where} (${detail}): check that this is graphile-worker's database, that graphile-worker has run there (it creates its schema on start), that the schema is right (\`schema\` of graphileWorkerAdapter(), or GRAPHILE_WORKER_SCHEMA), and that this role may read it`,
+          { cause: error },
+        );
+      }
+      throw describePostgresFailure(error, where);
+    }
+  };
   return {
     queue: GRAPHILE_WORKER_QUEUE,
+    canonicalRef: (ref) => ({ queue: GRAPHILE_WORKER_QUEUE, id: idOf(ref) }),
     async jobState(ref) {
       const id = idOf(ref);
       const [row] = await query(sql.jobState, [id, sql.jobsTable]);
@@ -104,11 +133,11 @@ export function makeGraphileWorkerAdapter(
       const [row] = await query(sql.idForKey, [checkJobKey(jobKey)]);
       return row === undefined ? undefined : jobRef(String(row.id));
     },
-    close,
+    close: options.close ?? (async () => {}),
   };
 }
 
-/** A graphile reference's id; graphile ids are unique across its queues, so a `name` could never match a running job. */
+/** A graphile reference's id, canonical; graphile ids are unique across its queues, so a `name` could never match a running job. */
 function idOf(ref: JobRef): string {
   const checked = validateJobRef(ref);
   if (checked.queue !== GRAPHILE_WORKER_QUEUE) {
@@ -117,20 +146,5 @@ function idOf(ref: JobRef): string {
   if (checked.name !== undefined) {
     throw expected('job.name', 'undefined for graphile-worker (its job ids are unique across queues)', checked.name);
   }
-  return checkJobId(checked.id);
-}
-
-/**
- * Whether graphile-worker's tables are in the database `pool` reaches: the
- * CLI asks before it uses the adapter, so that a kill store kept apart from
- * graphile's database still just stores the request.
- */
-export async function hasGraphileWorkerSchema(
-  pool: { query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> },
-  schema = defaultSchema(),
-): Promise<boolean> {
-  const { rows } = await pool.query('select to_regclass($1) is not null as present', [
-    `${quoteIdentifier(checkSchema(schema))}.jobs`,
-  ]);
-  return rows[0]?.present === true;
+  return canonicalJobId(checked.id);
 }

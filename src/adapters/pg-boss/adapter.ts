@@ -4,18 +4,23 @@ import { expected } from '../../core/errors.js';
 import type { JobRef } from '../../core/job-ref.js';
 import type { TerminationReason } from '../../core/reason.js';
 import {
+  describePostgresFailure,
+  describePostgresTarget,
+  isPostgresUnreadable,
+  QueueUnreadableError,
+} from '../../core/unavailable.js';
+import { canonicalPgBossRef, PG_BOSS_QUEUE } from './ref.js';
+import {
   cancelQueuedSql,
   checkSchema,
   DEFAULT_SCHEMA,
-  isUuid,
   jobStateSql,
   recordTerminationSql,
   terminationOutput,
 } from './sql.js';
 import type { PgBossDb, PgBossLike } from './types.js';
 
-/** The `queue` of every pg-boss job reference: `{ queue: 'pg-boss', name: <queue name>, id }`. */
-export const PG_BOSS_QUEUE = 'pg-boss';
+export { PG_BOSS_QUEUE } from './ref.js';
 
 export type PgBossAdapterOptions =
   | {
@@ -71,13 +76,15 @@ export function pgBossAdapter(options: PgBossAdapterOptions): PgBossAdapter {
     if (typeof (options.pool as { query?: unknown }).query !== 'function') {
       throw expected('pool', 'a pg Pool', options.pool);
     }
-    return sqlAdapter(options.pool, schema, false);
+    const where = describePostgresTarget((options.pool as { options?: pg.PoolConfig }).options ?? {});
+    return sqlAdapter(options.pool, schema, false, where);
   }
   if ('connectionString' in options && typeof options.connectionString === 'string' && options.connectionString) {
-    const pool = new pg.Pool({ connectionString: options.connectionString, max: 2 });
+    const { connectionString } = options;
+    const pool = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 10_000 });
     // An idle client's error (a restarted server) must not crash the process; the next query reports it.
     pool.on('error', () => {});
-    return sqlAdapter(pool, schema, true);
+    return sqlAdapter(pool, schema, true, describePostgresTarget({ connectionString }));
   }
   throw expected('options', 'an object with `boss`, `pool` or `connectionString`', options);
 }
@@ -101,14 +108,6 @@ export function resolveSchema(given: unknown, boss: PgBossLike): string {
   return checkSchema(typeof own === 'string' ? own : DEFAULT_SCHEMA);
 }
 
-/** pg-boss job references name their queue: ids are only unique within one (the primary key is `(name, id)`). */
-export function queueName(ref: JobRef): string {
-  if (ref.name === undefined) {
-    throw expected('job.name', "the pg-boss queue name (`{ queue: 'pg-boss', name, id }`)", ref.name);
-  }
-  return ref.name;
-}
-
 function toQueueState(state: string | undefined): QueueJobState {
   switch (state) {
     case undefined:
@@ -124,15 +123,36 @@ function toQueueState(state: string | undefined): QueueJobState {
   }
 }
 
+/**
+ * Runs one of the adapter's reads or writes, turning the driver's errors into
+ * jobterm's: a lost connection is a DatabaseUnavailableError, tables that
+ * cannot be read a QueueUnreadableError naming the schema and what to check.
+ */
+async function guarded<T>(schema: string, where: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isPostgresUnreadable(error)) {
+      const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new QueueUnreadableError(
+        `jobterm: could not read pg-boss's jobs in schema ${schema} at ${where} (${detail}): check that this is pg-boss's database, that pg-boss has started there (it creates its schema), that the schema is right (\`schema\` of pgBossAdapter()), and that this role may read it`,
+        { cause: error },
+      );
+    }
+    throw describePostgresFailure(error, where);
+  }
+}
+
 function bossAdapter(boss: PgBossLike, schema: string): PgBossAdapter {
+  const where = "pg-boss's database";
   return {
     queue: PG_BOSS_QUEUE,
     schema,
+    canonicalRef: canonicalPgBossRef,
     async jobState(ref) {
-      const name = queueName(ref);
-      if (!isUuid(ref.id)) return 'not_found';
+      const { name, id } = canonicalPgBossRef(ref) as { name: string; id: string };
       try {
-        const [job] = await boss.findJobs(name, { id: ref.id });
+        const [job] = await guarded(schema, where, () => boss.findJobs(name, { id }));
         return toQueueState(job?.state);
       } catch (error) {
         if ((error as { code?: unknown })?.code === QUEUE_NOT_FOUND) return 'not_found';
@@ -140,41 +160,41 @@ function bossAdapter(boss: PgBossLike, schema: string): PgBossAdapter {
       }
     },
     async cancelQueued(ref, reason) {
-      const name = queueName(ref);
-      if (!isUuid(ref.id)) return false;
+      const { name, id } = canonicalPgBossRef(ref) as { name: string; id: string };
       // pg-boss's own cancel, so its tools show the job cancelled. It also
       // cancels a job a worker claimed a moment ago; the kill request (when a
       // store is configured) still reaches that worker, whose own write is
       // then a no-op.
-      await boss
-        .getDb()
-        .executeSql(recordTerminationSql(schema), [name, ref.id, JSON.stringify(terminationOutput(reason))]);
-      const result = (await boss.cancel(name, ref.id)) as { affected?: number } | undefined;
-      return (result?.affected ?? 0) > 0;
+      return guarded(schema, where, async () => {
+        await boss
+          .getDb()
+          .executeSql(recordTerminationSql(schema), [name, id, JSON.stringify(terminationOutput(reason))]);
+        const result = (await boss.cancel(name, id)) as { affected?: number } | undefined;
+        return (result?.affected ?? 0) > 0;
+      });
     },
     async close() {},
   };
 }
 
-function sqlAdapter(pool: pg.Pool, schema: string, owned: boolean): PgBossAdapter {
+function sqlAdapter(pool: pg.Pool, schema: string, owned: boolean, where: string): PgBossAdapter {
   let closed = false;
   return {
     queue: PG_BOSS_QUEUE,
     schema,
+    canonicalRef: canonicalPgBossRef,
     async jobState(ref) {
-      const name = queueName(ref);
-      if (!isUuid(ref.id)) return 'not_found';
-      const { rows } = await pool.query<{ state: string }>(jobStateSql(schema), [name, ref.id]);
+      const { name, id } = canonicalPgBossRef(ref) as { name: string; id: string };
+      const { rows } = await guarded(schema, where, () =>
+        pool.query<{ state: string }>(jobStateSql(schema), [name, id]),
+      );
       return toQueueState(rows[0]?.state);
     },
     async cancelQueued(ref, reason) {
-      const name = queueName(ref);
-      if (!isUuid(ref.id)) return false;
-      const { rows } = await pool.query(cancelQueuedSql(schema), [
-        name,
-        ref.id,
-        JSON.stringify(terminationOutput(reason)),
-      ]);
+      const { name, id } = canonicalPgBossRef(ref) as { name: string; id: string };
+      const { rows } = await guarded(schema, where, () =>
+        pool.query(cancelQueuedSql(schema), [name, id, JSON.stringify(terminationOutput(reason))]),
+      );
       return rows.length > 0;
     },
     async close() {

@@ -29,13 +29,6 @@ export function checkSchema(schema: unknown): string {
   return schema;
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-
-/** pg-boss ids are uuids; anything else cannot name a pg-boss job. */
-export function isUuid(id: string): boolean {
-  return UUID.test(id.replace(/^\{(.*)\}$/, '$1'));
-}
-
 /**
  * Puts an interrupted job back in the queue without spending an attempt:
  * pg-boss 12's own `restore` (used for its localGroupConcurrency excess, not

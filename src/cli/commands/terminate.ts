@@ -37,7 +37,14 @@ worker running the job fires its termination token; if none runs it yet, it
 is stopped when a worker starts it. The request lasts 7 days.
 
   <queue>               the queue system: graphile-worker, pg-boss, or your own
-  <job-id>              the job's id in that queue
+  <job-id>              the job's id in that queue (graphile-worker: an integer;
+                        pg-boss: a UUID, in any case, with or without hyphens)
+
+For graphile-worker and pg-boss the job is looked up in the queue's own
+tables, in the same database ($GRAPHILE_WORKER_SCHEMA or graphile_worker;
+$PGBOSS_SCHEMA or pgboss): a request is stored only for a job the queue holds
+(queued, waiting for a retry, or running), and a queued job is cancelled at
+once. Jobs of other queue systems get the request stored as given.
 
 Options:
   --name <queue name>   the queue within the system, where ids are per queue (pg-boss)
@@ -80,7 +87,7 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
       pool.on('error', (error) => logger.debug('idle connection lost', { error }));
       try {
         const store = cliStore(values, io, { pool });
-        const adapter = await adapterFor(ref.queue, pool);
+        const adapter = await adapterFor(ref.queue, pool, io.env);
         const terminator = createTerminator({
           store,
           logger,

@@ -28,6 +28,14 @@ export class PendingRequests {
     return entry.request.expiresAt.getTime() > Date.now() ? entry.request : undefined;
   }
 
+  /** Every open request known, not expired. */
+  all(): KillRequest[] {
+    const now = Date.now();
+    const open: KillRequest[] = [];
+    for (const { request } of this.byJob.values()) if (request.expiresAt.getTime() > now) open.push(request);
+    return open;
+  }
+
   has(id: string): boolean {
     return this.byId.has(id);
   }

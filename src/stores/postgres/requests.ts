@@ -153,27 +153,22 @@ export async function selectByIds(
 }
 
 /**
- * Records which worker fired the token. The terminator sends this without
- * awaiting it, so the job can settle and its resolve land first: a resolved
- * request stays resolved, but still gets its deliverer recorded (once, and
- * never dated after its resolution). An unresolved one records the latest
- * deliverer (a second worker after the first died).
+ * Records which worker fired the token, through `mark_delivered()` (migration
+ * 3), the only write a worker role may make besides the resolution: pending
+ * becomes delivered, and the deliverer is recorded once. The terminator sends
+ * this without awaiting it, so the job can settle and its resolve land first:
+ * a resolved request stays resolved, but still gets its deliverer.
  */
 export async function updateDelivered(db: Queryable, names: SchemaNames, id: string, workerId: string): Promise<void> {
-  await db.query(
-    `UPDATE ${names.requests} SET
-       status = CASE WHEN status = 'pending' THEN 'delivered' ELSE status END,
-       delivered_by = $2,
-       delivered_at = CASE WHEN status = 'resolved' THEN least(now(), resolved_at) ELSE now() END
-     WHERE id = $1 AND (status <> 'resolved' OR delivered_by IS NULL)`,
-    [id, workerId],
-  );
+  await db.query(`SELECT ${names.markDelivered}($1::uuid, $2::text)`, [id, workerId]);
 }
 
 /**
- * Records the outcome and announces it, once: a second resolve of the same
- * request changes nothing and announces nothing. Returns whether this call
- * resolved it.
+ * Records the outcome and announces it, once, through `resolve_request()`
+ * (migration 3): a second resolve of the same request changes nothing and
+ * announces nothing. With `unlessDelivered`, a request a worker marked
+ * delivered (in the last five minutes) is left to that worker. Returns
+ * whether this call resolved it.
  */
 export async function updateResolved(
   db: Queryable,
@@ -181,17 +176,13 @@ export async function updateResolved(
   id: string,
   outcome: RequestOutcome,
   workerId: string,
+  unlessDelivered = false,
 ): Promise<boolean> {
-  const { rows } = await db.query(
-    `WITH done AS (
-      UPDATE ${names.requests} SET status = 'resolved', outcome = $2, resolved_by = $3, resolved_at = now()
-      WHERE id = $1 AND status <> 'resolved'
-      RETURNING id
-    )
-    SELECT pg_notify($4, done.id::text)::text AS notified FROM done`,
-    [id, outcome, workerId, names.resolvedChannel],
+  const { rows } = await db.query<{ resolved: boolean }>(
+    `SELECT ${names.resolveRequest}($1::uuid, $2::text, $3::text, $4::boolean) AS resolved`,
+    [id, outcome, workerId, unlessDelivered],
   );
-  return rows.length > 0;
+  return rows[0]?.resolved === true;
 }
 
 export async function selectRecent(

@@ -16,6 +16,10 @@ export interface SchemaNames {
   readonly progress: string;
   /** `"jobterm"."migrations"` */
   readonly migrations: string;
+  /** `"jobterm"."mark_delivered"`: how workers record a delivery (migration 3). */
+  readonly markDelivered: string;
+  /** `"jobterm"."resolve_request"`: how workers record an outcome (migration 3). */
+  readonly resolveRequest: string;
   /** Short and unique per schema, for names PostgreSQL limits to 63 bytes (prepared statements). */
   readonly hash: string;
   /** NOTIFY channel announcing a new (or repeated) request; the payload is its id. */
@@ -41,6 +45,8 @@ export function schemaNames(schema: string): SchemaNames {
     requests: `${quotedSchema}.${quoteIdentifier('kill_requests')}`,
     progress: `${quotedSchema}.${quoteIdentifier('progress')}`,
     migrations: `${quotedSchema}.${quoteIdentifier('migrations')}`,
+    markDelivered: `${quotedSchema}.${quoteIdentifier('mark_delivered')}`,
+    resolveRequest: `${quotedSchema}.${quoteIdentifier('resolve_request')}`,
     hash: shortHash(schema),
     requestChannel: channelName(schema, 'kill_request'),
     resolvedChannel: channelName(schema, 'kill_resolved'),

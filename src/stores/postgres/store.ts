@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { expected } from '../../core/errors.js';
+import { checkText, expected } from '../../core/errors.js';
 import { type JobRef, validateJobRef } from '../../core/job-ref.js';
-import { MAX_REASON_LENGTH, milliseconds } from '../../core/options.js';
+import { MAX_NAME_LENGTH, MAX_REASON_LENGTH, milliseconds } from '../../core/options.js';
 import type { ProgressStore } from '../../core/progress.js';
 import type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome } from '../../core/store.js';
+import { describePostgresTarget } from '../../core/unavailable.js';
 import { describeFailure } from './errors.js';
 import { Listener } from './listener.js';
 import { type MigrationResult, migrate } from './migrate.js';
@@ -31,9 +32,6 @@ import {
 import { type SchemaNames, schemaNames } from './schema.js';
 
 const OUTCOMES = new Set<RequestOutcome>(['terminated', 'already_finished', 'not_found']);
-
-/** Longest `requestedBy` and worker id, as the terminator accepts them. */
-const MAX_NAME_LENGTH = 200;
 
 /** `application_name` of the store's connections, so `pg_stat_activity` shows what they are. */
 export const APPLICATION_NAME = 'jobterm';
@@ -87,7 +85,7 @@ export class PostgresStore implements KillStore {
     // An idle client of our own pool dying (a database restart) must not crash the process; the next query reconnects.
     if (this.ownsPool) this.pool.on('error', (error) => this.options.logger.debug('idle connection lost', { error }));
     const clientConfig = listenConfig(this.options.pool, connectionString, connectionTimeout);
-    this.where = describeTarget(clientConfig);
+    this.where = describePostgresTarget(clientConfig);
     const receiving = this.options.receiveRequests;
     this.listener = new Listener({
       makeClient: () => new pg.Client(clientConfig),
@@ -163,10 +161,8 @@ export class PostgresStore implements KillStore {
     if (typeof input !== 'object' || input === null) throw expected('request', 'an object `{ ref, message }`', input);
     const ref = validateJobRef(input.ref, 'ref');
     const { message, requestedBy } = input;
-    if (typeof message !== 'string' || message.length === 0 || message.length > MAX_REASON_LENGTH) {
-      throw expected('message', `a non-empty string of at most ${MAX_REASON_LENGTH} characters`, message);
-    }
-    checkName('requestedBy', requestedBy, true);
+    checkText('message', message, MAX_REASON_LENGTH);
+    if (requestedBy !== undefined) checkText('requestedBy', requestedBy, MAX_NAME_LENGTH);
     const expiresAt = input.expiresAt ?? new Date(Date.now() + this.options.requestTtl);
     if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now()) {
       // core's expected() formats a Date with toISOString(), which throws on an invalid one.
@@ -186,21 +182,43 @@ export class PostgresStore implements KillStore {
 
   async markDelivered(requestId: string, workerId: string): Promise<void> {
     checkRequestId(requestId);
-    checkName('workerId', workerId, false);
+    checkText('workerId', workerId, MAX_NAME_LENGTH);
     this.assertOpen();
     await this.ready();
     await this.db(() => updateDelivered(this.pool, this.names, requestId, workerId));
   }
 
+  async resolveEnded(requestId: string, outcome: RequestOutcome, workerId: string): Promise<boolean> {
+    return this.resolveWith(requestId, outcome, workerId, true);
+  }
+
+  openRequests(): KillRequest[] {
+    return this.isReceiving() ? this.pending.all() : [];
+  }
+
   async resolve(requestId: string, outcome: RequestOutcome, workerId: string): Promise<void> {
+    await this.resolveWith(requestId, outcome, workerId, false);
+  }
+
+  private async resolveWith(
+    requestId: string,
+    outcome: RequestOutcome,
+    workerId: string,
+    unlessDelivered: boolean,
+  ): Promise<boolean> {
     checkRequestId(requestId);
     if (!OUTCOMES.has(outcome)) throw expected('outcome', `one of ${[...OUTCOMES].join(', ')}`, outcome);
-    checkName('workerId', workerId, false);
+    checkText('workerId', workerId, MAX_NAME_LENGTH);
     this.assertOpen();
     await this.ready();
-    await this.db(() => updateResolved(this.pool, this.names, requestId, outcome, workerId));
+    const resolved = await this.db(() =>
+      updateResolved(this.pool, this.names, requestId, outcome, workerId, unlessDelivered),
+    );
+    if (!resolved && unlessDelivered) return false;
+    // Resolved now, or before (by someone else): either way it is no longer open.
     this.pending.remove(requestId);
-    this.settleWaiters(requestId, outcome);
+    if (resolved) this.settleWaiters(requestId, outcome);
+    return resolved;
   }
 
   async waitForResolution(
@@ -303,7 +321,8 @@ export class PostgresStore implements KillStore {
       return await fn();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (code === '42P01' || code === '3F000') {
+      // A missing table or schema, or (a schema older than this jobterm) a missing function.
+      if (code === '42P01' || code === '3F000' || code === '42883') {
         throw new Error(
           `jobterm: schema "${this.names.schema}" is missing jobterm's tables; run \`jobterm migrate\` or leave the store's \`migrate\` option on`,
           { cause: error },
@@ -456,13 +475,6 @@ function checkRequestId(value: unknown): void {
   if (typeof value !== 'string' || !REQUEST_ID.test(value)) throw expected('requestId', 'a request id (a UUID)', value);
 }
 
-function checkName(what: string, value: unknown, optional: boolean): void {
-  if (optional && value === undefined) return;
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
-    throw expected(what, `a non-empty string of at most ${MAX_NAME_LENGTH} characters`, value);
-  }
-}
-
 /** The LISTEN client's settings: the user's pool's own (password included, which pg-pool hides from enumeration). */
 function listenConfig(
   pool: pg.Pool | undefined,
@@ -478,20 +490,4 @@ function listenConfig(
     keepAlive: true,
     connectionTimeoutMillis: base.connectionTimeoutMillis ?? timeout,
   };
-}
-
-/** host:port/database for error messages; never the password. */
-function describeTarget(config: pg.ClientConfig): string {
-  try {
-    if (config.connectionString !== undefined) {
-      const url = new URL(config.connectionString);
-      return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname}`;
-    }
-  } catch {
-    return 'the configured server';
-  }
-  const host = config.host ?? process.env.PGHOST ?? 'localhost';
-  const port = config.port ?? process.env.PGPORT ?? 5432;
-  const database = config.database ?? process.env.PGDATABASE ?? '';
-  return `${host}:${port}/${database}`;
 }

@@ -162,20 +162,18 @@ describe('pg-boss jobs terminated across OS processes', () => {
   it('a stored kill stops the job at its start on whichever worker claims it', async () => {
     const name = await queue();
     const a = await startWorker(name, { MODE: 'complete' });
-    // A requester that knows no pg-boss adapter cannot cancel the queued job; the kill row does it.
-    const bare = createTerminator({
-      store: postgresStore({ connectionString: db.url, receiveRequests: false, logger: silentLogger }),
-      logger: silentLogger,
-    });
+    // A request stored without pg-boss's cancel (the store's own request(), as a requester that
+    // stored it and died would leave it): the kill row stops the job when a worker claims it.
+    // (terminate() itself needs the pg-boss adapter, which cancels a queued job at once.)
+    const bare = postgresStore({ connectionString: db.url, receiveRequests: false, logger: silentLogger });
     try {
       const id = (await boss.send(name, {}, { startAfter: 1 }))!;
-      const result = await bare.terminate({ queue: 'pg-boss', name, id });
-      expect(result.status).toBe('requested');
+      const { request } = await bare.request({ ref: { queue: 'pg-boss', name, id }, message: 'terminated by request' });
       const row = await waitForRow(db.pool, id, (r) => r.state === 'cancelled');
       expect(row.output).toMatchObject({ message: 'Terminated: terminated by request' });
       expect(a.messages.some((m) => m.event === 'job-started')).toBe(false);
       await a.waitFor(about('terminated', id));
-      expect(await requestRow(result.requestId!)).toMatchObject({
+      expect(await requestRow(request.id)).toMatchObject({
         status: 'resolved',
         outcome: 'terminated',
         resolved_by: 'worker-a',

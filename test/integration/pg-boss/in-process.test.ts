@@ -239,7 +239,10 @@ describe('pg-boss adapter, in one process', () => {
     expect((await terminator.terminate({ queue: 'pg-boss', name, id })).status).toBe('already_finished');
     expect((await terminator.terminate({ queue: 'pg-boss', name, id: crypto.randomUUID() })).status).toBe('not_found');
     expect((await terminator.terminate({ queue: 'pg-boss', name: 'no-such-queue', id })).status).toBe('not_found');
-    expect((await terminator.terminate({ queue: 'pg-boss', name, id: 'not-a-uuid' })).status).toBe('not_found');
+    // An id that cannot be pg-boss's is a usage error (issue 10, item 4), not `not_found`.
+    await expect(terminator.terminate({ queue: 'pg-boss', name, id: 'not-a-uuid' })).rejects.toThrow(
+      /Expected `job.id` to be a pg-boss job id \(a UUID\), got "not-a-uuid"/,
+    );
     await expect(terminator.terminate({ queue: 'pg-boss', id })).rejects.toThrow(
       /Expected `job.name` to be the pg-boss queue name/,
     );

@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
-import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
+import {
+  isStoreUnavailableError,
+  type PostgresStore,
+  postgresStore,
+  StoreUnavailableError,
+} from '../../../src/stores/postgres/index.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 describe('bad input to the PostgreSQL store and terminate(): a clear error, nothing inserted', () => {
@@ -36,6 +41,40 @@ describe('bad input to the PostgreSQL store and terminate(): a clear error, noth
     ['a non-string reason', { queue: 'q', id: '1' }, { reason: 7 }, /`reason`/],
     ['a requestedBy over 200 characters', { queue: 'q', id: '1' }, { requestedBy: 'x'.repeat(201) }, /`requestedBy`/],
     ['a negative timeout', { queue: 'q', id: '1' }, { wait: true, timeout: -1 }, /`timeout`/],
+    // issue 10, item 6: what PostgreSQL refuses (NUL) or would silently change (a lone surrogate).
+    ['a reason with NUL', { queue: 'q', id: '1' }, { reason: 'a\0b' }, /Expected `reason` to be a string without NUL/],
+    [
+      'a requestedBy with NUL',
+      { queue: 'q', id: '1' },
+      { requestedBy: 'al\0ice' },
+      /Expected `requestedBy` to be a string without NUL/,
+    ],
+    [
+      'a job id with a lone surrogate',
+      { queue: 'q', id: 'a\uD800b' },
+      {},
+      /Expected `job.id` to be a string without NUL characters or unpaired surrogates/,
+    ],
+    ['a queue name with NUL', { queue: 'q', id: '1', name: 'x\0' }, {}, /Expected `job.name`/],
+    ['a queue with a lone surrogate', { queue: '\uDC00', id: '1' }, {}, /Expected `job.queue`/],
+    [
+      'a graphile-worker job without its adapter',
+      { queue: 'graphile-worker', id: '1' },
+      {},
+      /Expected `adapters` to include the graphile-worker adapter.*graphileWorkerAdapter\(\{ connectionString \}\)` from 'jobterm\/graphile-worker'/,
+    ],
+    [
+      'a pg-boss job without its adapter',
+      { queue: 'pg-boss', name: 'q', id: '0b7e8f52-8d2b-4c5e-9a3e-1f2a3b4c5d6e' },
+      {},
+      /Expected `adapters` to include the pg-boss adapter.*pgBossAdapter/,
+    ],
+    [
+      'a bullmq job without its adapter',
+      { queue: 'bullmq', name: 'q', id: '1' },
+      {},
+      /Expected `adapters` to include the bullmq adapter/,
+    ],
   ])('terminate() with %s', async (_what, ref, options, message) => {
     const attempt = terminator.terminate(ref as never, options as never);
     await expect(attempt).rejects.toThrow(TypeError);
@@ -53,6 +92,21 @@ describe('bad input to the PostgreSQL store and terminate(): a clear error, noth
     await expect(store.request(input as never)).rejects.toThrow(message);
   });
 
+  it('a workerId the database cannot store is refused when the terminator is made, and by the store', async () => {
+    expect(() => createTerminator({ store, workerId: 'w\0rker', logger: silentLogger })).toThrow(
+      /Expected `workerId` to be a string without NUL characters/,
+    );
+    expect(() => createTerminator({ workerId: '\uD83D', logger: silentLogger })).toThrow(TypeError);
+    await expect(store.resolve('00000000-0000-4000-8000-000000000000', 'terminated', 'w\0')).rejects.toThrow(
+      /Expected `workerId`/,
+    );
+    await expect(store.markDelivered('00000000-0000-4000-8000-000000000000', 'w\0')).rejects.toThrow(TypeError);
+    await expect(store.request({ ref: { queue: 'q', id: '1' }, message: 'a\0' })).rejects.toThrow(/Expected `message`/);
+    await expect(store.request({ ref: { queue: 'q', id: '1' }, message: 'm', requestedBy: '\0' })).rejects.toThrow(
+      /Expected `requestedBy`/,
+    );
+  });
+
   it('resolve, markDelivered and waitForResolution refuse ids that are not request ids', async () => {
     await expect(store.resolve("1'; DROP TABLE x; --", 'terminated', 'w')).rejects.toThrow(/`requestId`/);
     await expect(store.resolve('00000000-0000-4000-8000-000000000000', 'done' as never, 'w')).rejects.toThrow(
@@ -68,7 +122,7 @@ describe('bad input to the PostgreSQL store and terminate(): a clear error, noth
     );
   });
 
-  it('a database that is down: terminate() and open() fail with StoreUnavailableError naming where, and close cleanly', async () => {
+  it('a database that is down: terminate() and open() fail with DatabaseUnavailableError naming where, and close cleanly', async () => {
     const down = postgresStore({
       connectionString: 'postgres://postgres:secret@127.0.0.1:1/nowhere',
       logger: silentLogger,
@@ -79,10 +133,13 @@ describe('bad input to the PostgreSQL store and terminate(): a clear error, noth
       () => undefined,
       (error: unknown) => error,
     );
-    expect(opened).toMatchObject({ name: 'StoreUnavailableError' });
+    expect(opened).toMatchObject({ name: 'DatabaseUnavailableError' });
+    // The name jobterm/postgres exported first still checks it.
+    expect(isStoreUnavailableError(opened)).toBe(true);
+    expect(opened).toBeInstanceOf(StoreUnavailableError);
     expect((opened as Error).message).toMatch(/^jobterm: could not reach PostgreSQL at 127\.0\.0\.1:1\/nowhere: /);
     const attempt = worker.terminate({ queue: 'q', id: '1' });
-    await expect(attempt).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    await expect(attempt).rejects.toMatchObject({ name: 'DatabaseUnavailableError' });
     await expect(worker.terminate({ queue: 'q', id: '1' })).rejects.not.toThrow(/secret/);
     await worker.close();
     await worker.close();

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { hostname, userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LATEST_VERSION } from '../../../src/stores/postgres/migrations.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { killAllWorkers, spawnWorker, type WorkerMessage } from '../../support/processes.js';
 
@@ -59,28 +60,40 @@ describe('jobterm CLI', () => {
 
   it('migrate creates the schema, then says it is up to date; concurrent migrates all succeed', async () => {
     const first = await jobterm(['migrate'], env);
-    expect(first).toEqual({ code: 0, stdout: 'schema "jobterm" migrated from version 0 to 2\n', stderr: '' });
+    expect(first).toEqual({
+      code: 0,
+      stdout: `schema "jobterm" migrated from version 0 to ${LATEST_VERSION}\n`,
+      stderr: '',
+    });
     const again = await jobterm(['migrate', '--json'], env);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toEqual({ schema: 'jobterm', from: 2, to: 2, applied: [] });
+    expect(JSON.parse(again.stdout)).toEqual({
+      schema: 'jobterm',
+      from: LATEST_VERSION,
+      to: LATEST_VERSION,
+      applied: [],
+    });
 
     const racers = await Promise.all([1, 2, 3].map(() => jobterm(['migrate', '--schema', 'raced'], env)));
     expect(racers.map((r) => r.code)).toEqual([0, 0, 0]);
-    expect(racers.filter((r) => /migrated from version 0 to 2/.test(r.stdout))).toHaveLength(1);
-    expect(await db.query('SELECT version FROM raced.migrations')).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(racers.filter((r) => r.stdout.includes(`migrated from version 0 to ${LATEST_VERSION}`))).toHaveLength(1);
+    expect(await db.query('SELECT version FROM raced.migrations ORDER BY version')).toEqual(
+      Array.from({ length: LATEST_VERSION }, (_, i) => ({ version: i + 1 })),
+    );
   });
 
   it('terminate stores a request (exit 0), records who asked, and a second one returns the same request', async () => {
-    const result = await jobterm(['terminate', 'graphile-worker', '42', '--reason', 'deploy rollback'], env);
+    // A queue system of the user's own: jobterm has no adapter, so the request is stored as given.
+    const result = await jobterm(['terminate', 'reports', '42', '--reason', 'deploy rollback'], env);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(oneLine(result.stdout)).toHaveLength(1);
     const id = /\(request ([0-9a-f-]{36})\)/.exec(result.stdout)?.[1];
-    expect(result.stdout).toMatch(/^requested termination of graphile-worker#42: /);
-    const json = await jobterm(['terminate', 'graphile-worker', '42', '--json'], env);
+    expect(result.stdout).toMatch(/^requested termination of reports#42: /);
+    const json = await jobterm(['terminate', 'reports', '42', '--json'], env);
     expect(JSON.parse(json.stdout)).toEqual({
       status: 'requested',
-      job: { queue: 'graphile-worker', name: null, id: '42' },
+      job: { queue: 'reports', name: null, id: '42' },
       requestId: id,
     });
     expect(
@@ -91,7 +104,7 @@ describe('jobterm CLI', () => {
     ).toEqual([
       {
         id,
-        queue: 'graphile-worker',
+        queue: 'reports',
         queue_name: '',
         job_id: '42',
         reason_message: 'deploy rollback',
@@ -123,12 +136,12 @@ describe('jobterm CLI', () => {
 
   it('terminate --wait with no worker times out: exit 1, one line, the request stays', async () => {
     const result = await jobterm(
-      ['terminate', 'pg-boss', 'nobody', '--name', 'emails', '--wait', '--timeout', '300'],
+      ['terminate', 'mailer', 'nobody', '--name', 'emails', '--wait', '--timeout', '300'],
       env,
     );
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
-      /^timed out after 300 ms waiting for pg-boss\/emails#nobody; the request stays in force/,
+      /^timed out after 300 ms waiting for mailer\/emails#nobody; the request stays in force/,
     );
     expect(oneLine(result.stdout)).toHaveLength(1);
     expect(await db.query(`SELECT status, queue_name FROM jobterm.kill_requests WHERE job_id = 'nobody'`)).toEqual([
@@ -144,7 +157,7 @@ describe('jobterm CLI', () => {
     expect(table.code).toBe(0);
     const lines = oneLine(table.stdout);
     expect(lines[0]).toMatch(/^ID\s+JOB\s+STATUS\s+OUTCOME\s+REQUESTED\s+BY\s+RESOLVED BY\s+REASON$/);
-    expect(lines.some((l) => /graphile-worker#42\s+resolved\s+terminated .*deploy rollback$/.test(l))).toBe(true);
+    expect(lines.some((l) => /reports#42\s+resolved\s+terminated .*deploy rollback$/.test(l))).toBe(true);
 
     const json = await jobterm(['requests', '--pending', '--json'], env);
     const rows = JSON.parse(json.stdout) as Array<{ jobId: string; status: string }>;
@@ -180,6 +193,44 @@ describe('jobterm CLI', () => {
         /no database: pass --database-url or set DATABASE_URL/,
       ],
       ['a bad --limit', ['requests', '--limit', '0'], {}, /--limit must be a positive whole number/],
+      // issue 10, item 4: ids that cannot be the queue's are refused before anything is stored.
+      [
+        'a pg-boss id that is not a UUID',
+        ['terminate', 'pg-boss', '123', '--name', 'q'],
+        {},
+        /Expected `job.id` to be a pg-boss job id \(a UUID\), got "123"/,
+      ],
+      [
+        'a pg-boss job without its queue name',
+        ['terminate', 'pg-boss', '0b7e8f52-8d2b-4c5e-9a3e-1f2a3b4c5d6e'],
+        {},
+        /Expected `job.name` to be the pg-boss queue name/,
+      ],
+      [
+        'a graphile-worker id that is not an integer',
+        ['terminate', 'graphile-worker', '4x2'],
+        {},
+        /Expected `job.id` to be a graphile-worker job id/,
+      ],
+      // issue 10, item 8: a URL that is not one is a usage error, not a DNS lookup.
+      [
+        'a --database-url that is not a URL',
+        ['terminate', 'q', '1', '--database-url', 'base'],
+        {},
+        /--database-url is not a PostgreSQL URL/,
+      ],
+      [
+        'a DATABASE_URL that is not a URL',
+        ['requests'],
+        { DATABASE_URL: 'localhost:5432' },
+        /DATABASE_URL is not a PostgreSQL URL/,
+      ],
+      [
+        'a --database-url for another database',
+        ['migrate', '--database-url', 'mysql://x@y/z'],
+        {},
+        /--database-url is not a PostgreSQL URL/,
+      ],
     ];
     it.each(cases)('%s', async (_what, args, extraEnv, message) => {
       const before = await count();
@@ -213,5 +264,46 @@ describe('jobterm CLI', () => {
       expect.stringMatching(/^jobterm terminate: could not reach PostgreSQL at 127\.0\.0\.1:1\/x: /),
     ]);
     expect(result.stderr).not.toContain('secret');
+  });
+
+  // issue 10, item 5: a built-in queue whose tables are not in the database is refused, not stored.
+  it('terminate of a graphile-worker or pg-boss job where the queue’s tables are missing: exit 3, one line naming queue and schema, nothing stored', async () => {
+    const before = await count();
+    const graphile = await jobterm(['terminate', 'graphile-worker', '999999', '--wait', '--timeout', '30000'], env);
+    expect(graphile.code).toBe(3);
+    expect(graphile.stdout).toBe('');
+    expect(oneLine(graphile.stderr)).toEqual([
+      expect.stringMatching(
+        /^jobterm terminate: could not read graphile-worker's jobs in schema "graphile_worker" at 127\.0\.0\.1:\d+\/jobterm_pg_cli\w+ \(relation "graphile_worker\.jobs" does not exist\): check that/,
+      ),
+    ]);
+    const boss = await jobterm(
+      ['terminate', 'pg-boss', '0B7E8F52-8D2B-4C5E-9A3E-1F2A3B4C5D6E', '--name', 'emails'],
+      env,
+    );
+    expect(boss.code).toBe(3);
+    expect(oneLine(boss.stderr)).toEqual([
+      expect.stringMatching(/^jobterm terminate: could not read pg-boss's jobs in schema pgboss at .*: check that/),
+    ]);
+    expect(await count()).toBe(before);
+  });
+
+  it('a database that is down: the same one line and exit 3 on every command', async () => {
+    const url = 'postgres://postgres:secret@127.0.0.1:1/x';
+    for (const args of [
+      ['terminate', 'graphile-worker', '42'],
+      ['terminate', 'pg-boss', '0b7e8f52-8d2b-4c5e-9a3e-1f2a3b4c5d6e', '--name', 'q'],
+      ['terminate', 'mine', '42'],
+      ['requests'],
+      ['migrate'],
+    ]) {
+      const command = args[0];
+      const result = await jobterm([...args, '--database-url', url]);
+      expect(result.code, args.join(' ')).toBe(3);
+      expect(oneLine(result.stderr), args.join(' ')).toEqual([
+        expect.stringMatching(new RegExp(`^jobterm ${command}: could not reach PostgreSQL at 127\\.0\\.0\\.1:1/x: `)),
+      ]);
+      expect(result.stderr).not.toContain('secret');
+    }
   });
 });

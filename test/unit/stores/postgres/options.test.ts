@@ -64,6 +64,8 @@ describe('schema names', () => {
       requests: '"jobterm"."kill_requests"',
       progress: '"jobterm"."progress"',
       migrations: '"jobterm"."migrations"',
+      markDelivered: '"jobterm"."mark_delivered"',
+      resolveRequest: '"jobterm"."resolve_request"',
       hash: expect.stringMatching(/^[0-9a-f]{8}$/),
       requestChannel: 'jobterm:kill_request',
       resolvedChannel: 'jobterm:kill_resolved',
