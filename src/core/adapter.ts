@@ -12,6 +12,12 @@ export type QueueJobState = 'queued' | 'running' | 'finished' | 'not_found';
 export interface QueueAdapter {
   /** The `queue` of the job references this adapter answers for, e.g. `'pg-boss'`. */
   readonly queue: string;
+  /**
+   * The queue's own name for the job a reference points at (e.g. BullMQ's
+   * `<id>@<timestamp>`, so a kill never lands on a later job that reuses the
+   * id). `terminate()` uses it before anything else.
+   */
+  canonicalRef?(ref: JobRef): JobRef | Promise<JobRef>;
   /** Reads the job's state from the queue's own storage. */
   jobState?(ref: JobRef): Promise<QueueJobState>;
   /**

@@ -144,7 +144,7 @@ export class Terminator {
    * store), or before it starts.
    */
   async terminate(ref: JobRef, options: TerminateOptions = {}): Promise<TerminateResult> {
-    const checked = validateJobRef(ref);
+    const given = validateJobRef(ref);
     if (typeof options !== 'object' || options === null) throw expected('options', 'an object', options);
     checkKnownKeys('terminate() options', options, TERMINATE_OPTION_KEYS);
     const message = reasonMessage('reason', options.reason, 'terminated by request');
@@ -161,8 +161,10 @@ export class Terminator {
       throw expected('signal', 'an AbortSignal', options.signal);
     }
 
+    const adapter = this.adapters.get(given.queue);
+    const checked =
+      adapter?.canonicalRef === undefined ? given : validateJobRef(await adapter.canonicalRef(given));
     const local = this.registry.find(checked);
-    const adapter = this.adapters.get(checked.queue);
     const state: QueueJobState | undefined =
       local.length > 0 || adapter?.jobState === undefined ? undefined : await adapter.jobState(checked);
     if (state === 'finished') return { status: 'already_finished', ref: checked };
