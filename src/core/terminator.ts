@@ -162,8 +162,7 @@ export class Terminator {
     }
 
     const adapter = this.adapters.get(given.queue);
-    const checked =
-      adapter?.canonicalRef === undefined ? given : validateJobRef(await adapter.canonicalRef(given));
+    const checked = adapter?.canonicalRef === undefined ? given : validateJobRef(await adapter.canonicalRef(given));
     const local = this.registry.find(checked);
     const state: QueueJobState | undefined =
       local.length > 0 || adapter?.jobState === undefined ? undefined : await adapter.jobState(checked);

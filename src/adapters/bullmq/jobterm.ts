@@ -49,7 +49,10 @@ export interface BullmqJobterm {
   processor<J extends Job = Job, R = unknown>(
     fn: JobtermProcessor<J, R>,
   ): (job: J, lockToken?: string, signal?: AbortSignal) => Promise<R>;
-  processor(file: string | URL, options?: SandboxOptions): (job: Job, lockToken?: string, signal?: AbortSignal) => Promise<unknown>;
+  processor(
+    file: string | URL,
+    options?: SandboxOptions,
+  ): (job: Job, lockToken?: string, signal?: AbortSignal) => Promise<unknown>;
   /**
    * Hands jobterm the worker's shutdown; returns the worker. From then on
    * `terminator.shutdown()` (and SIGTERM with `handleSignals`), and your own
@@ -218,7 +221,8 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
       // the promise that a second close() returns: calling close() from here
       // would recurse. Its `closed` event marks the end instead.
       const onClosing = () => {
-        if (!closes.has(worker)) closes.set(worker, new Promise<void>((resolve) => worker.once('closed', () => resolve())));
+        if (!closes.has(worker))
+          closes.set(worker, new Promise<void>((resolve) => worker.once('closed', () => resolve())));
         if (!stopping) {
           terminator.shutdown().catch((error: unknown) => logger.error('shutdown failed', { error }));
         }

@@ -13,7 +13,11 @@ export const BULLMQ_QUEUE = 'bullmq';
  * iterate()'s cursors. `terminate()` accepts the bare id and completes it
  * (the adapter's `canonicalRef`), reading the job's timestamp from Redis.
  */
-export function bullmqRef(job: { readonly id?: string | undefined; readonly queueName: string; readonly timestamp: number }): JobRef {
+export function bullmqRef(job: {
+  readonly id?: string | undefined;
+  readonly queueName: string;
+  readonly timestamp: number;
+}): JobRef {
   if (job.id === undefined) throw expected('job.id', 'the id of a BullMQ job', job.id);
   return { queue: BULLMQ_QUEUE, name: job.queueName, id: `${job.id}@${job.timestamp}` };
 }

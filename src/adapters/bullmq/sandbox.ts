@@ -13,10 +13,7 @@ import type { SandboxedJob } from './types.js';
  * thread per job, made at its start and gone at its end, so a killed one is
  * replaced by the next job's.
  */
-export function sandboxedFunction(
-  file: string | URL,
-  options: WorkerThreadOptions,
-): (job: Job) => Promise<unknown> {
+export function sandboxedFunction(file: string | URL, options: WorkerThreadOptions): (job: Job) => Promise<unknown> {
   return function runSandboxed(job: Job) {
     return runInWorkerThread(file, snapshot(job), options);
   };

@@ -47,7 +47,9 @@ describe.runIf(haveRedis())('BullMQ jobs terminated across OS processes', () => 
       failedReason: 'Terminated: customer cancelled (by alice)',
     });
     // The worker's own 'failed' event, as BullMQ would emit it.
-    expect(await a.waitFor(about('failed', job.id))).toMatchObject({ message: 'Terminated: customer cancelled (by alice)' });
+    expect(await a.waitFor(about('failed', job.id))).toMatchObject({
+      message: 'Terminated: customer cancelled (by alice)',
+    });
     // Never retried: still failed a moment later.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await jobFacts(queue, job.id!)).toMatchObject({ state: 'failed', attemptsMade: 1 });
@@ -64,7 +66,11 @@ describe.runIf(haveRedis())('BullMQ jobs terminated across OS processes', () => 
     );
     expect(result.status).toBe('terminated');
     expect(await a.waitFor(about('escalated', bullmqRef(job).id))).toMatchObject({ hardStopped: false });
-    expect(await jobFacts(queue, job.id!)).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: 'Terminated: stuck' });
+    expect(await jobFacts(queue, job.id!)).toMatchObject({
+      state: 'failed',
+      attemptsMade: 1,
+      failedReason: 'Terminated: stuck',
+    });
   });
 
   it('kill before it starts (waiting, delayed, prioritized, paused queue): removed, never runs', async () => {
@@ -74,13 +80,18 @@ describe.runIf(haveRedis())('BullMQ jobs terminated across OS processes', () => 
     const prioritized = await queue.add('j', {}, { priority: 5 });
     for (const job of [waiting, delayed, prioritized]) {
       expect((await jobFacts(queue, job.id!)).state).not.toBe('active');
-      const result = await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: job.id! }, { wait: true });
+      const result = await world.requester.terminate(
+        { queue: 'bullmq', name: queue.name, id: job.id! },
+        { wait: true },
+      );
       expect(result.status).toBe('terminated');
       expect(await jobFacts(queue, job.id!)).toEqual({ state: 'gone' });
     }
     await queue.pause();
     const paused = await queue.add('j', {});
-    expect((await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: paused.id! })).status).toBe('terminated');
+    expect((await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: paused.id! })).status).toBe(
+      'terminated',
+    );
     await queue.resume();
     const a = await world.startWorker(queue);
     const after = await queue.add('j', { value: 1 });
@@ -175,7 +186,10 @@ describe.runIf(haveRedis())('BullMQ jobs terminated across OS processes', () => 
     await a.waitFor(about('job-started', job.id));
     a.kill('SIGTERM');
     await a.waitFor((m) => m.event === 'terminating' && m.kind === 'shutdown');
-    const result = await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: job.id! }, { reason: 'no', wait: true });
+    const result = await world.requester.terminate(
+      { queue: 'bullmq', name: queue.name, id: job.id! },
+      { reason: 'no', wait: true },
+    );
     expect(result.status).toBe('terminated');
     await a.exited;
     expect(await jobFacts(queue, job.id!)).toMatchObject({ state: 'failed', failedReason: 'Terminated: no' });
@@ -186,8 +200,12 @@ describe.runIf(haveRedis())('BullMQ jobs terminated across OS processes', () => 
     await world.startWorker(queue);
     const job = await queue.add('j', {});
     await waitForFacts(queue, job.id!, (f) => f.state === 'completed');
-    expect((await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: job.id! })).status).toBe('already_finished');
-    expect((await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: 'nope' })).status).toBe('not_found');
+    expect((await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: job.id! })).status).toBe(
+      'already_finished',
+    );
+    expect((await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: 'nope' })).status).toBe(
+      'not_found',
+    );
     await expect(world.requester.terminate({ queue: 'bullmq', name: queue.name, id: 'a:b' })).rejects.toThrow(
       'Expected `job.id` to be a BullMQ job id',
     );
@@ -206,7 +224,10 @@ describe.runIf(haveRedis())('BullMQ jobs terminated across OS processes', () => 
     });
     const job = await queue.add('j', {});
     await a.waitFor(about('job-started', job.id));
-    const result = await world.requester.terminate({ queue: 'bullmq', name: queue.name, id: job.id! }, { reason: 'die' });
+    const result = await world.requester.terminate(
+      { queue: 'bullmq', name: queue.name, id: job.id! },
+      { reason: 'die' },
+    );
     expect(result.status).toBe('requested');
     await a.waitFor((m) => m.event === 'terminating' && m.kind === 'kill');
     a.kill('SIGKILL');

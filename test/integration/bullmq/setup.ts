@@ -31,7 +31,13 @@ export async function makeWorld(url = redisUrl()): Promise<BullmqWorld> {
   const bullPrefix = uniquePrefix('bull');
   const storePrefix = uniquePrefix('jt');
   const connection = connectionFrom(url);
-  const store = redisStore({ connection: url, prefix: storePrefix, receiveRequests: false, pollInterval: 200, logger: silentLogger });
+  const store = redisStore({
+    connection: url,
+    prefix: storePrefix,
+    receiveRequests: false,
+    pollInterval: 200,
+    logger: silentLogger,
+  });
   const adapter = bullmqAdapter({ connection, prefix: bullPrefix });
   const requester = createTerminator({ store, adapters: [adapter], logger: silentLogger, workerId: 'requester' });
   await requester.whenReady();
@@ -56,7 +62,14 @@ export async function makeWorld(url = redisUrl()): Promise<BullmqWorld> {
     },
     async startWorker(queue, env = {}) {
       const worker = spawnWorker(workerScript, {
-        env: { REDIS_URL: url, QUEUE: queue.name, BULL_PREFIX: bullPrefix, STORE_PREFIX: storePrefix, WORKER_ID: 'worker-a', ...env },
+        env: {
+          REDIS_URL: url,
+          QUEUE: queue.name,
+          BULL_PREFIX: bullPrefix,
+          STORE_PREFIX: storePrefix,
+          WORKER_ID: 'worker-a',
+          ...env,
+        },
       });
       await worker.waitFor('ready');
       return worker;
