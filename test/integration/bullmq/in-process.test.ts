@@ -39,13 +39,14 @@ describe.runIf(haveRedis())('bullmqJobterm() in one process', () => {
   function terminatorOn(store: RedisStore, options: { shutdownTimeout?: number } = {}): Terminator {
     return createTerminator({ store, logger: silentLogger, ...options });
   }
-  const newStore = () => redisStore({ connection: redisUrl(), prefix: storePrefix, pollInterval: 200, logger: silentLogger });
+  const newStore = () =>
+    redisStore({ connection: redisUrl(), prefix: storePrefix, pollInterval: 200, logger: silentLogger });
 
   it('declares three parameters, so BullMQ passes its signal; BullMQ’s own cancelJob() ends the job for good', async () => {
     const q = queue();
     const terminator = terminatorOn(newStore());
     const jt = bullmqJobterm({ terminator });
-    let seen: { token: boolean; signal: boolean; reason?: string } | undefined;
+    let seen: { token: boolean; signal: boolean; reason?: string | undefined } | undefined;
     const processor = jt.processor(async (job: JobWithToken, _lock, signal) => {
       seen = { token: job.token === currentToken(), signal: signal === job.token.signal };
       await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
@@ -149,7 +150,9 @@ describe.runIf(haveRedis())('bullmqJobterm() in one process', () => {
 
   it('refuses bad input with a clear error', () => {
     const terminator = createTerminator({ logger: silentLogger });
-    expect(() => bullmqJobterm({} as never)).toThrow('Expected `terminator` to be a Terminator from createTerminator()');
+    expect(() => bullmqJobterm({} as never)).toThrow(
+      'Expected `terminator` to be a Terminator from createTerminator()',
+    );
     expect(() => bullmqJobterm({ terminator, nope: 1 } as never)).toThrow('Unknown option `nope`');
     const jt = bullmqJobterm({ terminator });
     expect(() => jt.processor(42 as never)).toThrow('Expected `processor` to be a function, or a file path or URL');
