@@ -23,7 +23,7 @@ export async function runBullmqPart(ctx: {
   workerScript: string;
   onServer: (server: RedisServer) => void;
 }): Promise<void> {
-  const { timeline, group, event } = ctx;
+  const { timeline, event } = ctx;
   const given = process.env.REDIS_URL || undefined;
   if (given === undefined && !hasRedisServer()) {
     timeline.row('demo', `skipping BullMQ: ${REDIS_HINT}`, { tone: 'dim' });
