@@ -185,3 +185,26 @@ describe.runIf(haveRedis())('redisStore()', () => {
     expect(() => redisStore({ connection: redisUrl(), nope: 1 } as never)).toThrow('Unknown option `nope`');
   });
 });
+
+describe.runIf(haveRedis())('redisStore() with a node-redis client', () => {
+  it('stores, delivers and resolves a request, and never closes the user’s client', async () => {
+    const { createClient } = await import('redis');
+    const client = createClient({ url: redisUrl() });
+    client.on('error', () => {});
+    await client.connect();
+    const prefix = uniquePrefix('jt-node-redis');
+    const worker = redisStore({ client, prefix, pollInterval: 200, logger: silentLogger });
+    const requester = redisStore({ client, prefix, receiveRequests: false, logger: silentLogger });
+    const got: KillRequest[] = [];
+    await worker.open({ onRequest: (r) => got.push(r) });
+    const { request } = await requester.request({ ref: ref('7@1'), message: 'node-redis' });
+    await expect.poll(() => got.map((r) => r.id), { timeout: 2000, interval: 5 }).toEqual([request.id]);
+    const waiting = requester.waitForResolution(request.id, { timeout: 5_000 });
+    await worker.resolve(request.id, 'terminated', 'w');
+    expect(await waiting).toBe('terminated');
+    await worker.close();
+    await requester.close();
+    expect(await client.sendCommand(['PING'])).toBe('PONG');
+    await client.close();
+  });
+});
