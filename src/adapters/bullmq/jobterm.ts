@@ -132,6 +132,9 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
   };
 
   function wrap<J extends Job, R>(fn: JobtermProcessor<J, R>) {
+    // A signal is an AbortController made on first read (the token's heaviest
+    // part): hand it over only to a function that declares the parameter.
+    const wantsSignal = fn.length >= 3;
     // Three declared parameters: BullMQ 6.7 passes its signal only when `processor.length >= 3`.
     return async function jobtermProcessor(job: J, lockToken?: string, signal?: AbortSignal): Promise<R> {
       const ref = bullmqRef(job);
@@ -145,7 +148,8 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
       };
       const outcome = await terminator.run(
         ref,
-        (token: TerminationToken) => fn(withToken(job, token), lockToken, token.signal),
+        (token: TerminationToken) =>
+          fn(withToken(job, token), lockToken, (wantsSignal ? token.signal : undefined) as AbortSignal),
         runOptions,
       );
       switch (outcome.status) {

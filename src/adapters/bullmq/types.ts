@@ -14,7 +14,8 @@ export type JobWithToken<J extends Job = Job> = J & {
 /**
  * A processor as jobterm wraps it: BullMQ's `(job, token, signal)`, where
  * `signal` is the termination token's signal (BullMQ's own `cancelJob`
- * signal is forwarded into it).
+ * signal is forwarded into it). Like BullMQ, jobterm passes it only to a
+ * function that declares the third parameter (`job.token.signal` is the same).
  */
 export type JobtermProcessor<J extends Job, R> = (
   job: JobWithToken<J>,
