@@ -2,7 +2,7 @@
 // BullMQ's own cancelJob() forwarded into the token, the user's own
 // worker.close() bounded by jobterm's escalation, iterate() resuming from a
 // cursor in the Redis store, bad input, and nothing left behind.
-import { Queue, Worker } from 'bullmq';
+import { createPostgresBackend, Queue, Worker, withBackend } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullmqJobterm, bullmqRef, type JobWithToken } from '../../../src/adapters/bullmq/index.js';
 import { currentToken } from '../../../src/core/context.js';
@@ -148,6 +148,39 @@ describe.runIf(haveRedis())('bullmqJobterm() in one process', () => {
     await second.terminator.close();
   });
 
+  it('leaves nothing behind: after many jobs no registry entry, no listener on BullMQ’s signals, one closing listener', async () => {
+    const q = queue();
+    const terminator = terminatorOn(newStore());
+    const jt = bullmqJobterm({ terminator });
+    const signals: AbortSignal[] = [];
+    const worker = jt.attach(
+      new Worker(
+        q.name,
+        jt.processor(async (_job, _lock, signal) => {
+          signals.push(signal);
+          return 'ok';
+        }),
+        { connection, prefix: bullPrefix, concurrency: 5 },
+      ),
+    );
+    worker.on('error', () => {});
+    let completed = 0;
+    worker.on('completed', () => {
+      completed++;
+    });
+    await q.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'n', data: { i } })));
+    await until(() => completed === 40);
+    expect(terminator.running()).toEqual([]);
+    expect(worker.listenerCount('closing')).toBe(1);
+    // The token signals handed out are settled jobs' and nobody listens to them any more.
+    expect(signals).toHaveLength(40);
+    await worker.close();
+    await jt.dispose();
+    expect(worker.listenerCount('closing')).toBe(0);
+    expect(jt.adapter).toBeDefined();
+    await terminator.close();
+  });
+
   it('refuses bad input with a clear error', () => {
     const terminator = createTerminator({ logger: silentLogger });
     expect(() => bullmqJobterm({} as never)).toThrow(
@@ -157,6 +190,14 @@ describe.runIf(haveRedis())('bullmqJobterm() in one process', () => {
     const jt = bullmqJobterm({ terminator });
     expect(() => jt.processor(42 as never)).toThrow('Expected `processor` to be a function, or a file path or URL');
     expect(() => jt.attach({} as never)).toThrow('Expected `worker` to be a BullMQ Worker');
+    // BullMQ 6.7's PostgreSQL backend: refused, naming it (the Worker is made without running or connecting).
+    const { Worker: PgWorker } = withBackend(createPostgresBackend);
+    const pgWorker = new PgWorker('pg', async () => {}, { connection: 'postgres://127.0.0.1:1/none', autorun: false });
+    pgWorker.on('error', () => {});
+    expect(() => jt.attach(pgWorker as never)).toThrow(
+      /this Worker uses PostgresQueueBackend \(createPostgresBackend\)/,
+    );
+    void pgWorker.close();
     void terminator.close();
   });
 });
