@@ -1,17 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { REDIS_HINT } from './redis-server.js';
 
 /** The run's Redis (REDIS_URL, or the one global-setup started), or '' when there is none. */
 export function redisUrl(): string {
   return inject('redisUrl');
 }
 
-/** True when a Redis is at hand; otherwise prints the one-line hint (once per file) and the caller skips. */
+/** True when a Redis is at hand; otherwise the caller skips (global-setup printed the one line saying how to enable it). */
 export function haveRedis(): boolean {
-  if (redisUrl() !== '') return true;
-  console.warn(`[jobterm] skipping: ${REDIS_HINT}`);
-  return false;
+  return redisUrl() !== '';
 }
 
 /** A prefix of keys no other test file uses on the shared server. */
