@@ -10,6 +10,8 @@ export default defineConfig([
       postgres: 'src/stores/postgres/index.ts',
       'graphile-worker': 'src/adapters/graphile-worker/index.ts',
       'pg-boss': 'src/adapters/pg-boss/index.ts',
+      redis: 'src/stores/redis/index.ts',
+      bullmq: 'src/adapters/bullmq/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import { withDatabase } from '../test/support/db.js';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
+import { hasRedisServer, type RedisServer, startRedisServer } from '../test/support/redis-server.js';
 import { describeMachine, markdownTable } from './lib/report.js';
 import { median, p99 } from './lib/stats.js';
 import type { BenchSuite, Figure } from './lib/types.js';
@@ -21,8 +22,13 @@ const only = args.filter((a) => !a.startsWith('--'));
 async function main() {
   const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres();
   const serverUrl = process.env.DATABASE_URL ?? embedded!.url;
+  // Redis for the BullMQ suite: REDIS_URL, else a redis-server of our own when one is installed.
+  const wantsRedis = only.length === 0 || only.includes('bullmq');
+  const redis: RedisServer | undefined =
+    wantsRedis && !process.env.REDIS_URL && hasRedisServer() ? await startRedisServer() : undefined;
+  const redisUrl = process.env.REDIS_URL || redis?.url;
   const onSignal = () => {
-    void embedded?.stop().finally(() => process.exit(130));
+    void Promise.all([embedded?.stop(), redis?.stop()]).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -33,6 +39,7 @@ async function main() {
     const created: string[] = [];
     const ctx = {
       serverUrl,
+      redisUrl,
       quick,
       log: (message: string) => process.stderr.write(`  ${message}\n`),
       async createDatabase(prefix: string) {
@@ -76,6 +83,7 @@ async function main() {
     await writeFile(new URL(`bench-${stamp}${quick ? '-quick' : ''}.json`, dir), `${JSON.stringify(json, null, 2)}\n`);
   } finally {
     await embedded?.stop();
+    await redis?.stop();
   }
 }
 

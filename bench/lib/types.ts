@@ -21,6 +21,8 @@ export interface BenchContext {
   readonly serverUrl: string;
   /** A fresh database on that server, dropped when the suite ends. */
   createDatabase(prefix: string): Promise<{ url: string; name: string }>;
+  /** A Redis (REDIS_URL, or a redis-server the run started), or undefined when none is at hand: the BullMQ suite skips. */
+  readonly redisUrl: string | undefined;
   /** `--quick`: small sizes, for CI; no timing is asserted. */
   readonly quick: boolean;
   log(message: string): void;

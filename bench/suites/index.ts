@@ -1,4 +1,5 @@
 import type { BenchSuite } from '../lib/types.js';
+import { bullmqSuite } from './bullmq.js';
 import { escalationSuite } from './escalation.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
 import { isolationSuite } from './isolation.js';
@@ -16,4 +17,5 @@ export const suites: BenchSuite[] = [
   pgBossSuite,
   graphileWorkerSuite,
   isolationSuite,
+  bullmqSuite,
 ];

@@ -12,6 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { jobRef } from '../../src/adapters/graphile-worker/index.js';
 import type { JobRef } from '../../src/index.js';
+import type { RedisServer } from '../../test/support/redis-server.js';
+import { runBullmqPart } from './bullmq.js';
 import { openDatabase } from './database.js';
 import { describe } from './describe.js';
 import { JobBook } from './jobs.js';
@@ -55,6 +57,7 @@ const group = new ProcessGroup(
 let disposeDatabase: (() => Promise<string>) | undefined;
 const databasePids: number[] = [];
 let connections: Connections | undefined;
+let redisServer: RedisServer | undefined;
 let cleaning: Promise<void> | undefined;
 
 function cleanUp(graceful: boolean): Promise<void> {
@@ -63,6 +66,7 @@ function cleanUp(graceful: boolean): Promise<void> {
     timeline.mute();
     const running = await group.stopAll(graceful ? 5_000 : 0);
     await connections?.close();
+    await redisServer?.stop();
     const database = disposeDatabase
       ? await disposeDatabase().catch((error: Error) => `could not remove the database: ${error.message}`)
       : 'no database was started';
@@ -269,7 +273,19 @@ async function main(): Promise<void> {
   );
   await Promise.all([event('gw-2', 'iterate-done', backfillJob.id), event('gw-2', 'completed', stubborn.id)]);
 
-  timeline.section("7. Every job's final state, read from the queues' own tables");
+  timeline.section('7. BullMQ on Redis, no PostgreSQL: a kill from another process, a queued kill, a SIGTERM');
+  await runBullmqPart({
+    timeline,
+    group,
+    event,
+    exitOf,
+    workerScript: here('./workers/bullmq.ts'),
+    onServer: (server) => {
+      redisServer = server;
+    },
+  });
+
+  timeline.section("8. Every job's final state, read from the queues' own tables");
   const wait = newsletterDue + 1_500 - Date.now();
   if (wait > 0) await sleep(wait, undefined, { signal: stopping.signal });
   const newsletterRan = group.all((r) => r.message.event === 'job-start' && r.message.id === newsletter.id).length > 0;

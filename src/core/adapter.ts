@@ -17,9 +17,11 @@ export interface QueueAdapter {
    * or compared: a request stored under another spelling would never match
    * the running job's token (pg-boss ids in upper case, graphile ids with
    * leading zeros). Throws a `TypeError` naming the field for what cannot be
-   * an id of this queue. Without it, references are kept as given.
+   * an id of this queue. Without it, references are kept as given. It may
+   * look the job up (BullMQ's `<id>@<timestamp>`, so a kill never lands on a
+   * later job that reuses a custom id).
    */
-  canonicalRef?(ref: JobRef): JobRef;
+  canonicalRef?(ref: JobRef): JobRef | Promise<JobRef>;
   /**
    * Reads the job's state from the queue's own storage. Rejects with a
    * `QueueUnreadableError` when the queue's tables cannot be read, and a

@@ -175,8 +175,7 @@ export class Terminator {
     const adapter = this.adapters.get(given.queue);
     // The queue's own spelling, before anything is compared or stored: a
     // request under another spelling would never match the job's token.
-    const checked = adapter?.canonicalRef === undefined ? given : validateJobRef(adapter.canonicalRef(given));
-
+    const checked = adapter?.canonicalRef === undefined ? given : validateJobRef(await adapter.canonicalRef(given));
     const local = this.registry.find(checked);
     if (adapter === undefined && local.length === 0) this.requireAdapter(checked.queue);
     // Only a job the queue holds gets a request: one for an id that does not

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serverUrl } from '../support/db.js';
+import { hasRedisServer } from '../support/redis-server.js';
 
 const DEMO = fileURLToPath(new URL('../../examples/demo/run.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -144,6 +145,19 @@ describe('npm run demo', () => {
     ]);
     for (const row of rows) expect(row.trimEnd().endsWith('✓'), row).toBe(true);
     expect(out).toMatch(/demo_rows after the backfill: 3000 rows done once, 0 twice, 0 never/);
+
+    // BullMQ on Redis, when a Redis is at hand (REDIS_URL, or redis-server on PATH); otherwise one line says so.
+    if (process.env.REDIS_URL || hasRedisServer()) {
+      expect(out).toMatch(/\[bull-1\]\s+job render sees its token fire: kill/);
+      expect(out).toMatch(
+        /BullMQ job render: failed, attemptsMade 1, .*failedReason "Terminated: customer cancelled \(by demo\)"/,
+      );
+      expect(out).toMatch(/BullMQ job archive: waiting, attemptsMade 0/);
+      expect(out).toMatch(/BullMQ job later: removed/);
+      expect(out).toMatch(/BullMQ jobs ended as expected/);
+    } else {
+      expect(out).toMatch(/skipping BullMQ: no Redis/);
+    }
     expect(out).toContain('every job ended as expected');
 
     // Nothing left: no process, no database.

@@ -1,7 +1,9 @@
 import { formatRef } from '../../core/job-ref.js';
 import type { StoredKillRequest } from '../../stores/postgres/requests.js';
+import type { StoredRedisKillRequest } from '../../stores/redis/store.js';
 import {
   type Command,
+  cliLogger,
   cliStore,
   DATABASE_HELP,
   DATABASE_OPTIONS,
@@ -11,10 +13,12 @@ import {
   parse,
   UsageError,
 } from '../common.js';
+import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
 import { table } from '../table.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
+  ...REDIS_OPTIONS,
   pending: { type: 'boolean' },
   limit: { type: 'string' },
 } as const;
@@ -29,7 +33,8 @@ Lists kill requests, newest first: who asked, why, and how each ended.
 Options:
   --pending             only requests still in force (pending or delivered, not expired)
   --limit <n>           at most n rows (default 100)
-${DATABASE_HELP}`,
+${DATABASE_HELP}
+${REDIS_HELP}`,
   run: (args, io) =>
     guarded('requests', io, async () => {
       const { values, positionals } = parse(args, OPTIONS);
@@ -42,7 +47,11 @@ ${DATABASE_HELP}`,
       if (!/^\d{1,7}$/.test(values.limit ?? '1') || limit < 1) {
         throw new UsageError(`--limit must be a positive whole number, got '${values.limit}'`);
       }
-      const store = cliStore(values, io, { connectionString: databaseUrl(values, io.env) });
+      const redisUrl = redisTarget(values, io.env);
+      const store =
+        redisUrl === undefined
+          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
+          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
       try {
         const rows = await store.listRequests({ pending: values.pending ?? false, limit });
         if (values.json) {
@@ -73,7 +82,7 @@ ${DATABASE_HELP}`,
     }),
 };
 
-function toJson(row: StoredKillRequest) {
+function toJson(row: StoredKillRequest | StoredRedisKillRequest) {
   return {
     id: row.id,
     queue: row.ref.queue,

@@ -18,9 +18,11 @@ import {
   UsageError,
 } from '../common.js';
 import { adapterFor } from '../queues.js';
+import { bullmqCliAdapter, cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
+  ...REDIS_OPTIONS,
   name: { type: 'string' },
   reason: { type: 'string' },
   wait: { type: 'boolean' },
@@ -36,22 +38,24 @@ Stores a kill request for the job and announces it to every worker. The
 worker running the job fires its termination token; if none runs it yet, it
 is stopped when a worker starts it. The request lasts 7 days.
 
-  <queue>               the queue system: graphile-worker, pg-boss, or your own
+  <queue>               the queue system: graphile-worker, pg-boss, bullmq, or your own
   <job-id>              the job's id in that queue (graphile-worker: an integer;
-                        pg-boss: a UUID, in any case, with or without hyphens)
+                        pg-boss: a UUID, in any case, with or without hyphens;
+                        bullmq: the job id, --name its queue)
 
-For graphile-worker and pg-boss the job is looked up in the queue's own
+For graphile-worker, pg-boss and bullmq the job is looked up in the queue's own
 tables, in the same database ($GRAPHILE_WORKER_SCHEMA or graphile_worker;
-$PGBOSS_SCHEMA or pgboss): a request is stored only for a job the queue holds
+$PGBOSS_SCHEMA or pgboss; BullMQ in Redis, --redis-url): a request is stored only for a job the queue holds
 (queued, waiting for a retry, or running), and a queued job is cancelled at
 once. Jobs of other queue systems get the request stored as given.
 
 Options:
-  --name <queue name>   the queue within the system, where ids are per queue (pg-boss)
+  --name <queue name>   the queue within the system, where ids are per queue (pg-boss, bullmq)
   --reason <text>       why, recorded on the request and in the queue (at most ${MAX_REASON_LENGTH} characters)
   --wait                wait until a worker confirms the job ended
   --timeout <ms>        how long --wait waits (default ${DEFAULTS.waitTimeout})
 ${DATABASE_HELP}
+${REDIS_HELP}
 
 Exit status: 0 terminated or requested; 1 not found, already finished or
 timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
@@ -74,9 +78,28 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
       const wait = values.wait ?? false;
       if (values.timeout !== undefined && !wait) throw new UsageError('--timeout applies only with --wait');
       const timeout = values.timeout === undefined ? DEFAULTS.waitTimeout : parseTimeout(values.timeout);
-      const connectionString = databaseUrl(values, io.env);
       const logger = cliLogger(io.env);
       const requestedBy = cliUser();
+      const redisUrl = redisTarget(values, io.env, ref.queue);
+      if (redisUrl !== undefined) {
+        // BullMQ users without PostgreSQL: the Redis store, and BullMQ's adapter on the same Redis.
+        const store = cliRedisStore(redisUrl, values, io.env, logger);
+        const adapter = ref.queue === 'bullmq' ? await bullmqCliAdapter(redisUrl, values, io.env) : undefined;
+        const terminator = createTerminator({
+          store,
+          logger,
+          workerId: requestedBy,
+          ...(adapter === undefined ? {} : { adapters: [adapter] }),
+        });
+        try {
+          const result = await terminator.terminate(ref, { reason, requestedBy, wait, timeout });
+          return report(result, { timeout, json: values.json ?? false }, io);
+        } finally {
+          await terminator.close();
+          await adapter?.close();
+        }
+      }
+      const connectionString = databaseUrl(values, io.env);
 
       const pool = new pg.Pool({
         connectionString,
