@@ -99,11 +99,17 @@ async function main(): Promise<number> {
   let failed = 0;
   for (const { name, verdict, figures } of verdicts) {
     log(`--- ${name}: figures`);
-    const all = { ...verdict.figures, ...figures };
+    const all: Record<string, number> = { ...verdict.figures, ...figures };
     for (const [key, value] of Object.entries(all)) log(`  ${key.padEnd(40)} ${value}`);
     for (const note of verdict.notes.slice(0, 30)) log(`  note: ${note}`);
     if (verdict.notes.length > 30) log(`  ... ${verdict.notes.length - 30} more notes`);
     for (const violation of verdict.violations) log(`  VIOLATION ${violation}`);
+    log(
+      `${name}: jobs ${all.jobs}, kills ${all['terminate() calls']} (confirmed terminated ${all['confirmed terminated']}), ` +
+        `SIGKILLs ${figures.sigkills}, SIGTERMs ${figures.sigterms}, crashes ${all.crashes}, restarts ${figures.restarts}, ` +
+        `connection kills ${figures.listenerKills + figures.poolKills} (listener ${figures.listenerKills}, pool ${figures.poolKills}), ` +
+        `PostgreSQL restarts ${figures.pgRestarts}, violations ${verdict.violations.length}`,
+    );
     failed += verdict.violations.length;
   }
   log(

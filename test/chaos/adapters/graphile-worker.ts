@@ -3,9 +3,10 @@
 // A worker that dies by SIGKILL leaves its running jobs locked
 // (`locked_at`/`locked_by`) for graphile-worker's 4-hour stale-lock timeout.
 // A graphile-worker user must release them: when the worker is known to be
-// dead, call `graphile_worker.force_unlock_workers(ARRAY[<its worker ids>])`
-// (`workerUtils.forceUnlockWorkers(ids)`), which the test does for each
-// worker it kills. jobterm's stored kill still stops a killed job when it
+// dead, call `graphile_worker.force_unlock_workers(ARRAY[<its pool id>])`
+// (`workerUtils.forceUnlockWorkers(ids)`; in 0.18 `locked_by` holds the
+// worker pool's id, `pool-…`, which the `pool:create` event gives), which the
+// test does for each worker process it kills. jobterm's stored kill still stops a killed job when it
 // starts again elsewhere.
 import { EventEmitter } from 'node:events';
 import { type Job, Logger, makeWorkerUtils, run, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
@@ -95,9 +96,10 @@ export function graphileWorkerQueue(): ChaosQueue {
 
 export const startGraphileWorker: StartWorker = async ({ url, terminator, concurrency, runJob }) => {
   const lockIds: string[] = [];
-  // Our own emitter, passed in: 'worker:create' fires inside run(), before its result could be listened to.
+  // graphile-worker 0.18 locks jobs with the id of the worker *pool* (`locked_by = pool-…`), not its
+  // workers' ids. Our own emitter, passed in: 'pool:create' fires inside run(), before its result exists.
   const events: WorkerEvents = new EventEmitter();
-  events.on('worker:create', ({ worker }) => lockIds.push(worker.workerId));
+  events.on('pool:create', ({ workerPool }) => lockIds.push(workerPool.id));
   const logger = new Logger((scope) => (level, message) => {
     if (level === 'error') process.stderr.write(`[graphile ${level}] ${scope.label ?? ''} ${message}\n`);
   });

@@ -11,7 +11,7 @@ import type { ChaosQueue, FinalState, QueueState, StartWorker } from './types.js
 
 const QUEUE = 'chaos';
 /** Far above any job's run (at most ~5 s): only a dead worker's jobs expire. */
-const EXPIRE_SECONDS = 15;
+const EXPIRE_SECONDS = 10;
 const RETRY_LIMIT = 50;
 
 export function pgBossQueue(): ChaosQueue {
