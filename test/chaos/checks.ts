@@ -49,6 +49,8 @@ export interface ChaosData {
 
 export interface Verdict {
   readonly violations: string[];
+  /** For each job named in a violation, its logged timeline, to read with the violation. */
+  readonly timelines: string[];
   readonly figures: Record<string, number>;
   /** Allowed but worth reading: errors that made jobs retry, events lost by the harness. */
   readonly notes: string[];
@@ -258,7 +260,28 @@ export function judge(data: ChaosData): Verdict {
     }
   }
   figures.violations = violations.length;
-  return { violations, figures, notes };
+  const timelines: string[] = [];
+  const firstAt = Math.min(...data.events.map((e) => e.at_ms));
+  const killedAt = new Map(data.workers.filter((w) => w.killedWith).map((w) => [w.pid, w.killedWith]));
+  for (const jobId of new Set(violations.map((v) => / job (\S+) \(/.exec(v)?.[1]).filter((id) => id !== undefined))) {
+    if (timelines.length >= 10) break;
+    const lines = (byJob.get(jobId!) ?? []).map(
+      (e) =>
+        `    +${e.at_ms - firstAt} ms pid ${e.pid}${killedAt.has(e.pid) ? ` (${killedAt.get(e.pid)}ed)` : ''} ${e.event} ${JSON.stringify(e.detail)}`,
+    );
+    const requests = (requestsByJob.get(jobId!) ?? []).map(
+      (r) =>
+        `    request ${r.status} ${r.outcome ?? ''} requested +${r.requested_at_ms - firstAt} ms${r.resolved_at_ms === null ? '' : `, resolved +${r.resolved_at_ms - firstAt} ms`}`,
+    );
+    const calls = (callsByJob.get(jobId!) ?? []).map(
+      (c) =>
+        `    terminate(wait ${c.wait}) +${c.at - firstAt} ms -> ${c.status ?? c.error} at +${c.endedAt - firstAt} ms`,
+    );
+    timelines.push(
+      `  job ${jobId} (final: ${data.finals.get(jobId!)?.detail}):\n${[...lines, ...requests, ...calls].join('\n')}`,
+    );
+  }
+  return { violations, figures, notes, timelines };
 }
 
 function toRuns(events: readonly EventRow[], sigkilled: ReadonlySet<number>): Run[] {

@@ -44,7 +44,7 @@ const CONCURRENCY = 5;
 /** How long the disturbances last, in ms; jobs are enqueued over the first 80% of it. */
 const WINDOW = Number(env.CHAOS_WINDOW ?? 30_000);
 /** Bounds on the phases after it: all generous, for a loaded 2-core machine. */
-const DRAIN_LIMIT = 90_000;
+const DRAIN_LIMIT = 40_000;
 const READY_TIMEOUT = 60_000;
 const STOP_TIMEOUT = 30_000;
 /** The requests branch adds a sweep that resolves a request for a finished job; give it time to run. */
@@ -104,6 +104,7 @@ async function main(): Promise<number> {
     for (const note of verdict.notes.slice(0, 30)) log(`  note: ${note}`);
     if (verdict.notes.length > 30) log(`  ... ${verdict.notes.length - 30} more notes`);
     for (const violation of verdict.violations) log(`  VIOLATION ${violation}`);
+    for (const timeline of verdict.timelines) log(timeline);
     log(
       `${name}: jobs ${all.jobs}, kills ${all['terminate() calls']} (confirmed terminated ${all['confirmed terminated']}), ` +
         `SIGKILLs ${figures.sigkills}, SIGTERMs ${figures.sigterms}, crashes ${all.crashes}, restarts ${figures.restarts}, ` +

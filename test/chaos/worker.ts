@@ -6,6 +6,7 @@
 // at the end of a graceful shutdown.
 //
 // env: DATABASE_URL, CHAOS_QUEUE, CHAOS_CONCURRENCY, CHAOS_SHUTDOWN_TIMEOUT, CHAOS_KILL_TIMEOUT.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
 import { report } from '../support/processes.js';
@@ -67,7 +68,14 @@ terminator.on('shutdown:end', (summary) => {
   });
 });
 // jobterm's signal handler exits once shutdown() resolves; the log's retries must land first.
-terminator.addShutdownParticipant({ afterJobs: () => log.flush() });
+// The `terminated`/`interrupted` events of the last jobs may come a tick after the jobs' ends that
+// shutdown() awaited: let them be emitted, then wait for their writes.
+terminator.addShutdownParticipant({
+  afterJobs: async () => {
+    await sleep(100);
+    await log.flush();
+  },
+});
 
 await terminator.whenReady();
 const lockIds = await queue.worker({
