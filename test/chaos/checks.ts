@@ -227,8 +227,10 @@ export function judge(data: ChaosData): Verdict {
   for (const worker of data.workers) {
     const who = `${data.queue} worker ${worker.pid}`;
     for (const message of worker.messages) {
-      if (message.event === 'crash')
+      if (message.event === 'crash') {
+        figures.crashes!++;
         violations.push(`(f) ${who}: ${message.what}: ${String(message.error).slice(0, 300)}`);
+      }
       if (message.event === 'warning') {
         if (message.name === 'MaxListenersExceededWarning')
           violations.push(`(f) ${who}: leaked listeners: ${message.message}`);
@@ -269,10 +271,7 @@ export function judge(data: ChaosData): Verdict {
       (e) =>
         `    +${e.at_ms - firstAt} ms pid ${e.pid}${killedAt.has(e.pid) ? ` (${killedAt.get(e.pid)}ed)` : ''} ${e.event} ${JSON.stringify(e.detail)}`,
     );
-    const requests = (requestsByJob.get(jobId!) ?? []).map(
-      (r) =>
-        `    request ${r.status} ${r.outcome ?? ''} requested +${r.requested_at_ms - firstAt} ms${r.resolved_at_ms === null ? '' : `, resolved +${r.resolved_at_ms - firstAt} ms`}`,
-    );
+    const requests = (requestsByJob.get(jobId!) ?? []).map((r) => `    request ${r.status} ${r.outcome ?? ''} X`);
     const calls = (callsByJob.get(jobId!) ?? []).map(
       (c) =>
         `    terminate(wait ${c.wait}) +${c.at - firstAt} ms -> ${c.status ?? c.error} at +${c.endedAt - firstAt} ms`,
