@@ -68,8 +68,8 @@ export function assertNamed(error: unknown, field: string): void {
   const message = String((error as Error)?.message ?? error);
   if (name !== 'TypeError')
     throw new Error(`expected a TypeError naming \`${field}\`, got ${name}: ${message.slice(0, 300)}`);
-  // `tasks.0` or `source item` name a part of `tasks` or `source`.
-  if (!new RegExp(`\`${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\` .]`).test(message))
+  // `tasks.0`, `cursor[0]` or `source item` name a part of `tasks`, `cursor` or `source`.
+  if (!new RegExp(`\`${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\` .[]`).test(message))
     throw new Error(`expected the TypeError to name \`${field}\`, got: ${message.slice(0, 300)}`);
   // A 1 MB input must not come back whole in the message.
   if (message.length > 2_000) throw new Error(`an error message of ${message.length} characters`);

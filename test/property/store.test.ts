@@ -10,9 +10,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createTerminator, type Terminator } from '../../src/core/terminator.js';
+import { iterate } from '../../src/iteration/index.js';
 import { type PostgresStore, postgresStore } from '../../src/stores/postgres/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { acceptedOrNamedAsync, anyValue, hostileString, SQL_FRAGMENTS } from './inputs.js';
+import { acceptedOrNamedAsync, anyValue, assertNamed, hostileString, SQL_FRAGMENTS } from './inputs.js';
 
 /** Linux refuses a single argv string over 128 KiB (E2BIG): the largest a shell can pass. */
 const HUGE_ARG = 'x'.repeat(120_000);
@@ -119,6 +120,37 @@ describe('bad input that reaches PostgreSQL', () => {
         const input = { ref: { queue: 'custom', id: 'swept' }, message: 'swept', [key]: value };
         const accepted = await acceptedOrNamedAsync(() => store.request(input as never), key === 'ref' ? 'ref' : key);
         await expectNothingOrExactly(accepted, { queue: 'custom', job_id: 'swept' });
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("iterate() cursors saved to PostgreSQL: refused, named `cursor`, or kept whole; never PostgreSQL's raw error", async () => {
+    const worker = createTerminator({ store, logger: silentLogger });
+    const cursorValue = fc.oneof(
+      anyValue,
+      fc.string({ unit: 'binary', maxLength: 8 }),
+      fc.constantFrom('\uD800', 'a\uDFFFb', { 'a\u0000': 1 }, ['\0']),
+      fc.json().map((text) => JSON.parse(text) as unknown),
+    );
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(cursorValue, async (cursor) => {
+        const ref = { queue: 'custom', id: `cursor-${n++}` };
+        const outcome = await worker.run(ref, () =>
+          iterate({
+            source: () => [
+              { item: 1, cursor },
+              { item: 2, cursor },
+            ],
+            each: () => undefined,
+            saveEvery: { items: 1 },
+          } as never),
+        );
+        if (outcome.status === 'failed') assertNamed(outcome.error, 'cursor');
+        else expect(outcome.status).toBe('completed');
+        // A completed iteration clears its cursor; a refused one never wrote it.
+        expect(await db.query('SELECT job_id FROM jobterm.progress WHERE job_id = $1', [ref.id])).toEqual([]);
       }),
       { numRuns: 80 },
     );
