@@ -251,7 +251,9 @@ export function judge(data: ChaosData): Verdict {
       }
     }
     const exit = worker.exit;
-    if (worker.killedWith !== 'SIGKILL' && exit !== undefined && exit.code !== 0) {
+    // A worker that could not reach PostgreSQL at start (the restart) exits 75 and is started again: not a crash.
+    const startFailed = exit?.code === 75 && worker.messages.some((m) => m.event === 'start-failed');
+    if (worker.killedWith !== 'SIGKILL' && exit !== undefined && exit.code !== 0 && !startFailed) {
       figures.crashes!++;
       violations.push(
         `(f) ${who}: exited with code ${exit.code} signal ${exit.signal} (${worker.killedWith ?? 'not stopped by the test'})\n${worker.stderrTail}`,

@@ -67,6 +67,8 @@ interface Figures {
   pgRestarts: number;
   released: number;
   terminateErrors: number;
+  /** Workers that exited at start because PostgreSQL was unreachable, and were started again. */
+  startFailures: number;
 }
 
 function log(line: string) {
@@ -155,6 +157,7 @@ async function runQueue(
     pgRestarts: 0,
     released: 0,
     terminateErrors: 0,
+    startFailures: 0,
   };
   const records: WorkerRecord[] = [];
   const lockedAfterCleanExit: Array<{ pid: number; ids: string[] }> = [];
@@ -177,7 +180,24 @@ async function runQueue(
       },
     });
     slot.worker = worker;
-    const ready = await worker.waitFor('ready', READY_TIMEOUT);
+    let ready: Awaited<ReturnType<WorkerProcess['waitFor']>>;
+    try {
+      ready = await worker.waitFor((m) => m.event === 'ready' || m.event === 'start-failed', READY_TIMEOUT);
+    } catch (error) {
+      // Crashed or hung at start: what it said goes to the verdict ((f)).
+      worker.kill('SIGKILL');
+      record(slot, undefined, await worker.exited);
+      slot.state = 'down';
+      throw error;
+    }
+    if (ready.event === 'start-failed') {
+      // Its database was unreachable (the restart): as a supervisor would, start another.
+      const exit = await worker.exited;
+      record(slot, undefined, exit);
+      figures.startFailures++;
+      await sleep(1_000);
+      return spawnSlot(slot);
+    }
     slot.info = { pid: worker.pid, lockIds: (ready.lockIds as string[]) ?? [] };
     slot.state = 'ready';
   };
@@ -358,14 +378,12 @@ async function runQueue(
   const drainStart = Date.now();
   for (;;) {
     while (background.size > 0) await Promise.allSettled([...background]);
-    if (slots.every((s) => s.state === 'ready')) {
-      const states = await retry(() => queue.finalStates(pool, ids), 30_000);
-      const open = [...states.values()].filter((s) => s.state === 'queued' || s.state === 'active').length;
-      if (open === 0) break;
-      if (Date.now() - drainStart > DRAIN_LIMIT) {
-        log(`${name}: ${open} jobs still open after ${DRAIN_LIMIT} ms of drain`);
-        break;
-      }
+    const states = await retry(() => queue.finalStates(pool, ids), 30_000);
+    const open = [...states.values()].filter((s) => s.state === 'queued' || s.state === 'active').length;
+    if (open === 0 && slots.every((s) => s.state === 'ready')) break;
+    if (Date.now() - drainStart > DRAIN_LIMIT) {
+      log(`${name}: ${open} jobs still open after ${DRAIN_LIMIT} ms of drain`);
+      break;
     }
     await sleep(500);
   }

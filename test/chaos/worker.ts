@@ -77,15 +77,23 @@ terminator.addShutdownParticipant({
   },
 });
 
-await terminator.whenReady();
-const lockIds = await queue.worker({
-  url,
-  terminator,
-  concurrency: Number(env.CHAOS_CONCURRENCY ?? 4),
-  runJob: (payload, jobId) => runChaosJob(payload, jobId, log),
-  report,
-});
-report('ready', { pid: process.pid, lockIds });
+/** Exit code of a worker that could not start (its database unreachable, e.g. during the restart). */
+const START_FAILED = 75;
+try {
+  await terminator.whenReady();
+  const lockIds = await queue.worker({
+    url,
+    terminator,
+    concurrency: Number(env.CHAOS_CONCURRENCY ?? 4),
+    runJob: (payload, jobId) => runChaosJob(payload, jobId, log),
+    report,
+  });
+  report('ready', { pid: process.pid, lockIds });
+} catch (error) {
+  // Like a process under a supervisor: a worker that cannot reach its database at start exits, to be restarted.
+  report('start-failed', { error: String(error) });
+  process.exit(START_FAILED);
+}
 
 function safe(value: unknown): string {
   try {
