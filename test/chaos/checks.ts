@@ -268,12 +268,16 @@ export function judge(data: ChaosData): Verdict {
   const firstAt = Math.min(...data.events.map((e) => e.at_ms));
   const killedAt = new Map(data.workers.filter((w) => w.killedWith).map((w) => [w.pid, w.killedWith]));
   for (const jobId of new Set(violations.map((v) => / job (\S+) \(/.exec(v)?.[1]).filter((id) => id !== undefined))) {
-    if (timelines.length >= 10) break;
+    if (timelines.length >= 40) break;
     const lines = (byJob.get(jobId!) ?? []).map(
       (e) =>
         `    +${e.at_ms - firstAt} ms pid ${e.pid}${killedAt.has(e.pid) ? ` (${killedAt.get(e.pid)}ed)` : ''} ${e.event} ${JSON.stringify(e.detail)}`,
     );
-    const requests = (requestsByJob.get(jobId!) ?? []).map((r) => `    request ${r.status} ${r.outcome ?? ''} X`);
+    const requests = (requestsByJob.get(jobId!) ?? []).map(
+      (r) =>
+        `    request ${r.status} ${r.outcome ?? ''} requested +${Math.round(r.requested_at_ms - firstAt)} ms` +
+        (r.resolved_at_ms === null ? '' : `, resolved +${Math.round(r.resolved_at_ms - firstAt)} ms`),
+    );
     const calls = (callsByJob.get(jobId!) ?? []).map(
       (c) =>
         `    terminate(wait ${c.wait}) +${c.at - firstAt} ms -> ${c.status ?? c.error} at +${c.endedAt - firstAt} ms`,

@@ -47,8 +47,8 @@ const WINDOW = Number(env.CHAOS_WINDOW ?? 30_000);
 const DRAIN_LIMIT = 40_000;
 const READY_TIMEOUT = 60_000;
 const STOP_TIMEOUT = 30_000;
-/** The requests branch adds a sweep that resolves a request for a finished job; give it time to run. */
-const SETTLE_LIMIT = 15_000;
+/** How long open requests for ended jobs get to be resolved (by a sweep, say) before (d) counts them: CHAOS_SETTLE_MS. */
+const SETTLE_LIMIT = Number(env.CHAOS_SETTLE_MS ?? 10_000);
 const WORKER_SCRIPT = new URL('./worker.ts', import.meta.url).pathname;
 
 interface Slot {
@@ -389,6 +389,19 @@ async function runQueue(
   }
   log(`${name}: drained in ${Date.now() - drainStart} ms; stopping the workers`);
 
+  // --- (d): every request for a finished job ends. While the workers still run, give whoever
+  // resolves them (the worker that ran the job, the requester's re-check, a periodic sweep) a bounded time.
+  const settleStart = Date.now();
+  for (;;) {
+    const now = await retry(() => queue.finalStates(pool, ids), 30_000);
+    const requests = await retry(() => readRequests(pool), 30_000);
+    const openForFinished = requests.filter(
+      (r) => r.status !== 'resolved' && ['completed', 'terminated', 'failed'].includes(now.get(r.job_id)?.state ?? ''),
+    );
+    if (openForFinished.length === 0 || Date.now() - settleStart > SETTLE_LIMIT) break;
+    await sleep(500);
+  }
+
   // --- graceful shutdown of every worker
   await Promise.all(
     slots.map(async (slot) => {
@@ -409,19 +422,7 @@ async function runQueue(
     }),
   );
 
-  // --- (d): every request for a finished job ends; give a sweep a bounded time
   const finals = await queue.finalStates(pool, ids);
-  const settleStart = Date.now();
-  for (;;) {
-    const requests = await readRequests(pool);
-    const openForFinished = requests.filter(
-      (r) =>
-        r.status !== 'resolved' && ['completed', 'terminated', 'failed'].includes(finals.get(r.job_id)?.state ?? ''),
-    );
-    if (openForFinished.length === 0 || Date.now() - settleStart > SETTLE_LIMIT) break;
-    await sleep(500);
-  }
-
   const data: ChaosData = {
     queue: name,
     jobs,
