@@ -229,7 +229,7 @@ export function judge(data: ChaosData): Verdict {
     for (const message of worker.messages) {
       if (message.event === 'crash') {
         figures.crashes!++;
-        violations.push(`(f) ${who}: ${message.what}: ${String(message.error).slice(0, 300)}`);
+        violations.push(`(f) ${who}: ${message.what}: ${String(message.error).slice(0, 2_000)}`);
       }
       if (message.event === 'warning') {
         if (message.name === 'MaxListenersExceededWarning')
