@@ -7,7 +7,7 @@
  * expiry, which then retries it), though jobterm had ended it.
  */
 
-/** How a queue write is retried; one DEFAULTS, documented in docs/core.md ("When the database is unreachable"). */
+/** How a queue write is retried; one DEFAULTS, documented in docs/queue-writes.md. */
 export interface QueueWriteRetry {
   /** Give up once this many ms have passed since the first failure. */
   readonly limitMs: number;
@@ -33,10 +33,17 @@ export const QUEUE_WRITE_RETRY: QueueWriteRetry = Object.freeze({
  */
 export function isTransientConnectionFailure(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { code, name, message, errors } = error as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown };
+  const { code, name, message, errors } = error as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    errors?: unknown;
+  };
   if (name === 'DatabaseUnavailableError') return true;
   if (typeof code === 'string') {
-    if (/^(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENETDOWN|EAI_AGAIN)$/.test(code)) {
+    if (
+      /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENETDOWN|EAI_AGAIN)$/.test(code)
+    ) {
       return true;
     }
     if (/^08/.test(code) || /^57P0[123]$/.test(code)) return true;

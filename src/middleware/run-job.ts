@@ -306,7 +306,7 @@ export async function runJob<T>(
         // the database was unreachable, then gave up): no `terminated` or
         // `interrupted`, which promise the write landed, and the kill request
         // stays open, so the job's next claim (the queue's own recovery) is
-        // stopped before it starts. See docs/core.md.
+        // stopped before it starts. See docs/queue-writes.md.
         host.emit('error', { error, during: 'settle', ref });
         return outcome;
       }
