@@ -48,7 +48,7 @@ interface Setup {
   started: Promise<void>;
 }
 
-/** A runner whose one task waits for its token, lingers 300 ms (so the test can cut first), then throws. */
+/** A runner whose one task waits for its token, lingers 1 s (so the test can cut first), then throws. */
 async function setup(): Promise<Setup> {
   const proxy = await cuttableProxy(gw.db.url);
   cleanups.push(() => proxy.close());
@@ -77,7 +77,7 @@ async function setup(): Promise<Setup> {
         const token: TerminationToken = helpers.jobterm.token;
         markStarted();
         await new Promise((resolve) => token.signal.addEventListener('abort', resolve, { once: true }));
-        await sleep(300);
+        await sleep(1_000);
         token.throwIfTerminating();
       },
     },

@@ -59,7 +59,7 @@ describe('pg-boss: the ending written while PostgreSQL is unreachable', () => {
         markStarted();
         await new Promise((resolve) => job!.signal.addEventListener('abort', resolve, { once: true }));
         // Lingers, so the test cuts the connection before the write.
-        await sleep(300);
+        await sleep(1_000);
         return 'late result';
       }),
     );
