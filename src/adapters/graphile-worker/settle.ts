@@ -114,10 +114,10 @@ async function run(target: SettleTarget, text: string, values: unknown[], writte
   // covers a restart (bounded, see core/queue-write.ts): given up, the job
   // would stay locked by this pool for 4 hours, and graphile's own write that
   // follows (unawaited, worker.ts) would be an unhandled rejection.
-  // A retry after a commit whose answer was lost finds the row already
-  // written (every statement but refundAttempt matches `locked_by` = this
-  // pool, which it clears); refundAttempt would take a second attempt back,
-  // a rare and harmless error in the job's favour.
+  // A retry after a commit whose answer was lost changes nothing more:
+  // endForGood writes the same values again, and complete, fail and putBack
+  // match `locked_by` = this pool, which they cleared. Only refundAttempt
+  // would take a second attempt back, a rare error in the job's favour.
   await retryWhileUnreachable(() => target.withPgClient((client) => client.query(text, values)));
   return written;
 }
