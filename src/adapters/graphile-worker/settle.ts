@@ -1,5 +1,6 @@
 import type { Job, WithPgClient } from 'graphile-worker';
 import type { JobOutcome } from '../../core/outcome.js';
+import { retryWhileUnreachable } from '../../core/queue-write.js';
 import { describeReason } from '../../core/reason.js';
 import type { GraphileSql } from './sql.js';
 
@@ -107,9 +108,16 @@ function graphileMessage(error: unknown): string {
 }
 
 async function run(target: SettleTarget, text: string, values: unknown[], written: Written): Promise<Written> {
-  // Plain withPgClient, not withRetries: its retries back off for minutes,
-  // and a shutdown must not wait that long; a failed write is reported as a
-  // `settle` error and graphile's own write then applies.
-  await target.withPgClient((client) => client.query(text, values));
+  // Plain withPgClient, not graphile's withRetries: that one backs off for
+  // minutes, yet does not retry a refused connection (graphile-worker 0.18,
+  // RETRYABLE_ERROR_CODES has no ECONNREFUSED nor 57P01). jobterm's retry
+  // covers a restart (bounded, see core/queue-write.ts): given up, the job
+  // would stay locked by this pool for 4 hours, and graphile's own write that
+  // follows (unawaited, worker.ts) would be an unhandled rejection.
+  // A retry after a commit whose answer was lost changes nothing more:
+  // endForGood writes the same values again, and complete, fail and putBack
+  // match `locked_by` = this pool, which they cleared. Only refundAttempt
+  // would take a second attempt back, a rare error in the job's favour.
+  await retryWhileUnreachable(() => target.withPgClient((client) => client.query(text, values)));
   return written;
 }

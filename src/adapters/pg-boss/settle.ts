@@ -1,5 +1,6 @@
 import type { Logger } from '../../core/logger.js';
 import type { JobOutcome } from '../../core/outcome.js';
+import { retryWhileUnreachable } from '../../core/queue-write.js';
 import type { TerminationReason } from '../../core/reason.js';
 import { notifyChannelSchema, putBackSql, recordTerminationSql, terminationOutput, UNIQUE_VIOLATION } from './sql.js';
 import type { PgBossJob, PgBossLike } from './types.js';
@@ -32,7 +33,12 @@ export interface SettleContext {
   readonly logger: Logger;
 }
 
-/** Writes one job's jobterm ending into pg-boss; awaited by `terminator.run()` before the job leaves `running()`. */
+/**
+ * Writes one job's jobterm ending into pg-boss; awaited by `terminator.run()`
+ * before the job leaves `running()`. Each statement is retried while the
+ * database cannot be reached (core/queue-write.ts): given up, a job jobterm
+ * ended would stay `active` until pg-boss's expiry fails and retries it.
+ */
 export async function settleJob(
   ctx: SettleContext,
   job: PgBossJob,
@@ -63,10 +69,13 @@ export async function settleJob(
  * Not fenced to this attempt: a kill ends the job whatever attempt it is on.
  */
 async function cancelJob(ctx: SettleContext, job: PgBossJob, reason: TerminationReason): Promise<void> {
-  await ctx.boss
-    .getDb()
-    .executeSql(recordTerminationSql(ctx.schema), [job.name, job.id, JSON.stringify(terminationOutput(reason))]);
-  await ctx.boss.cancel(job.name, job.id);
+  // Both are safe to run twice: the output is rewritten, and cancel() only touches unfinished jobs.
+  await retryWhileUnreachable(() =>
+    ctx.boss
+      .getDb()
+      .executeSql(recordTerminationSql(ctx.schema), [job.name, job.id, JSON.stringify(terminationOutput(reason))]),
+  );
+  await retryWhileUnreachable(() => ctx.boss.cancel(job.name, job.id));
 }
 
 /**
@@ -77,16 +86,20 @@ async function cancelJob(ctx: SettleContext, job: PgBossJob, reason: Termination
 async function putBack(ctx: SettleContext, job: PgBossJob, reason: TerminationReason, delay: number): Promise<void> {
   const output = terminationOutput(reason);
   try {
-    const { rows } = await ctx.boss
-      .getDb()
-      .executeSql(putBackSql(ctx.schema), [
-        job.name,
-        job.id,
-        job.retryCount,
-        JSON.stringify(output),
-        notifyChannelSchema(ctx.schema),
-        Math.max(0, Math.round(delay)),
-      ]);
+    // Fenced on this attempt, so a retry after a lost answer matches nothing
+    // (and leaves retryCount unfenced: the one edge a lost answer leaves).
+    const { rows } = await retryWhileUnreachable(() =>
+      ctx.boss
+        .getDb()
+        .executeSql(putBackSql(ctx.schema), [
+          job.name,
+          job.id,
+          job.retryCount,
+          JSON.stringify(output),
+          notifyChannelSchema(ctx.schema),
+          Math.max(0, Math.round(delay)),
+        ]),
+    );
     // No row: the job left this attempt already (pg-boss expired or failed
     // it, someone cancelled it); whatever did that decided its state.
     if (rows.length > 0) job.retryCount = FENCED_OFF;
@@ -108,7 +121,7 @@ async function putBack(ctx: SettleContext, job: PgBossJob, reason: TerminationRe
 
 /** pg-boss's own fail, fenced to this attempt: its retry rules apply. */
 async function failJob(ctx: SettleContext, job: PgBossJob, data: object): Promise<void> {
-  await ctx.boss.fail(job.name, { id: job.id, retryCount: job.retryCount }, data);
+  await retryWhileUnreachable(() => ctx.boss.fail(job.name, { id: job.id, retryCount: job.retryCount }, data));
 }
 
 /** What pg-boss stores for a thrown value: it serializes objects (errors keep name, message, stack) and wraps the rest. */

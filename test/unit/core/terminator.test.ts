@@ -321,6 +321,48 @@ describe('run(): the semantics table, per ending', () => {
     expect(errors).toMatchObject([{ during: 'settle', ref: ref('1') }]);
   });
 
+  it('a kill whose settle() fails emits error, not terminated: nothing claims a write that did not land', async () => {
+    const terminator = make({ killTimeout: 1_000 });
+    const errors = record(terminator, 'error');
+    const terminated = record(terminator, 'terminated');
+    const running = terminator.run(
+      ref('1'),
+      waitsForSignal((token) => token.throwIfTerminating()),
+      {
+        settle: async () => {
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        },
+      },
+    );
+    await sleep(5);
+    await terminator.terminate(ref('1'), { reason: 'stop' });
+    const outcome = await running;
+    expect(outcome).toMatchObject({ status: 'terminated' });
+    expect(errors).toMatchObject([{ during: 'settle', ref: ref('1') }]);
+    expect(terminated).toEqual([]);
+  });
+
+  it('terminated is emitted only after settle() resolved', async () => {
+    const terminator = make({ killTimeout: 1_000 });
+    const order: string[] = [];
+    terminator.on('terminated', () => order.push('terminated'));
+    const running = terminator.run(
+      ref('1'),
+      waitsForSignal((token) => token.throwIfTerminating()),
+      {
+        settle: async () => {
+          order.push('write started');
+          await sleep(50);
+          order.push('write landed');
+        },
+      },
+    );
+    await sleep(5);
+    await terminator.terminate(ref('1'), { reason: 'stop' });
+    await running;
+    expect(order).toEqual(['write started', 'write landed', 'terminated']);
+  });
+
   it('reports an onTerminate callback that throws as an error event', async () => {
     const terminator = make();
     const errors = record(terminator, 'error');
