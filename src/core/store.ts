@@ -37,6 +37,11 @@ export interface KillStoreListener {
   onRequest(request: KillRequest): void;
   /** A delivery problem (lost connection, failed poll). The store keeps trying. */
   onError?(error: unknown): void;
+  /**
+   * The jobs running in this process: a store that does not hold every open
+   * request in memory (above its bound) reads theirs after a full reload.
+   */
+  runningRefs?(): JobRef[];
 }
 
 /**
@@ -54,6 +59,12 @@ export interface KillStore {
    * every job start, so it must not touch the database.
    */
   pendingFor(ref: JobRef): KillRequest | undefined;
+  /**
+   * Called at a job's start, before `pendingFor`: a store that holds too many
+   * open requests to keep in memory reads the job's own here (one round
+   * trip). Undefined, with no promise made, when memory answers.
+   */
+  prepareStart?(ref: JobRef): Promise<void> | undefined;
   /** Stores a request, then announces it. A job that already has a pending request gets that one back. */
   request(input: NewKillRequest): Promise<{ request: KillRequest; created: boolean }>;
   /** Records that a worker fired the job's token. */

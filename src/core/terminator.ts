@@ -94,6 +94,7 @@ export class Terminator {
         : store.open({
             onRequest: (request) => this.deliver(request),
             onError: (error) => this.emit('error', { error, during: 'store' }),
+            runningRefs: () => this.registry.all().map((job) => job.ref),
           });
     this.ready.then(
       () => {
@@ -145,6 +146,9 @@ export class Terminator {
     // Only the first jobs after start wait here: pending kills must be loaded
     // before a job can be checked against them.
     if (!this.isReady) await this.ready.catch(() => undefined);
+    // Above the store's bound on open requests held in memory: one read at start (docs/fleet.md).
+    const checking = this.options.store?.prepareStart?.(checked);
+    if (checking !== undefined) await checking;
     return runJob(this.host, checked, job, options);
   }
 
