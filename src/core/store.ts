@@ -7,6 +7,9 @@ export type RequestOutcome = 'terminated' | 'already_finished' | 'not_found';
 
 export type RequestStatus = 'pending' | 'delivered' | 'resolved';
 
+/** What `withdraw()` did: `withdrawn`, or why not (the request's state, `expired`, or `not_found`). */
+export type WithdrawStatus = 'withdrawn' | 'delivered' | 'resolved' | 'expired' | 'not_found';
+
 /** A durable request to kill one job. Its `reason.kind` is always `kill`. */
 export interface KillRequest {
   readonly id: string;
@@ -80,6 +83,12 @@ export interface KillStore {
     requestId: string,
     options: { timeout: number; signal?: AbortSignal },
   ): Promise<RequestOutcome | undefined>;
+  /**
+   * Takes back a request no worker has applied yet: it is never applied and
+   * is pruned like an expired one. Answers what happened; a request already
+   * delivered or resolved is left alone (it has reached its job).
+   */
+  withdraw?(requestId: string, withdrawnBy: string | undefined): Promise<WithdrawStatus>;
   /** Stops listening and polling; releases connections the store opened itself. Safe to call twice. */
   close(): Promise<void>;
 }

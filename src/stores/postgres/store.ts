@@ -13,7 +13,14 @@ import {
   type PresenceStore,
 } from '../../core/presence.js';
 import type { ProgressStore } from '../../core/progress.js';
-import type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome } from '../../core/store.js';
+import type {
+  KillRequest,
+  KillStore,
+  KillStoreListener,
+  NewKillRequest,
+  RequestOutcome,
+  WithdrawStatus,
+} from '../../core/store.js';
 import { describeFailure } from './errors.js';
 import {
   currentWatermark,
@@ -283,6 +290,16 @@ export class PostgresStore implements KillStore, PresenceStore {
     this.assertOpen();
     await this.ready();
     return this.db(() => deleteExpired(this.pool, this.names));
+  }
+
+  async withdraw(requestId: string, withdrawnBy?: string): Promise<WithdrawStatus> {
+    checkRequestId(requestId);
+    checkName('withdrawnBy', withdrawnBy, true);
+    this.assertOpen();
+    await this.ready();
+    const status = await this.db(() => presence.withdraw(this.pool, this.names, requestId, withdrawnBy));
+    if (status === 'withdrawn') this.pending.remove(requestId);
+    return status;
   }
 
   // Presence (docs/fleet.md): the terminator's heartbeat calls these; see src/stores/postgres/presence.ts.
