@@ -1,5 +1,6 @@
 import type { BenchSuite } from '../lib/types.js';
 import { escalationSuite } from './escalation.js';
+import { fleetSuite } from './fleet.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
 import { iterateSuite } from './iterate.js';
 import { iterateShutdownSuite } from './iterate-shutdown.js';
@@ -14,4 +15,5 @@ export const suites: BenchSuite[] = [
   killDelivery,
   pgBossSuite,
   graphileWorkerSuite,
+  fleetSuite,
 ];
