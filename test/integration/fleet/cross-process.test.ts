@@ -196,7 +196,11 @@ describe('the fleet across processes', () => {
     // Its own threshold: 12 heartbeats = 3 s; it stalls for 1.5 s, six times its interval.
     const slow = await startGraphile({ JT_WORKER_ID: 'gw-slow', JT_DEAD_BEATS: '12' });
     // Registered before it stalls, so there is a row a rescuer could find stale.
-    await until(() => observer.fleet({ worker: 'gw-slow' }), (s) => s.workers.length === 1, 'the slow worker registered');
+    await until(
+      () => observer.fleet({ worker: 'gw-slow' }),
+      (s) => s.workers.length === 1,
+      'the slow worker registered',
+    );
     const job = await utils.addJob('block', { ms: 1_500 });
     await slow.waitFor((m) => m.event === 'finished' && m.id === job.id, 30_000);
     await sleep(HEARTBEAT * 6);
