@@ -98,6 +98,8 @@ export class PostgresStore implements KillStore, PresenceStore {
   private closing: Promise<void> | undefined;
   /** Where the next incremental poll reads from; unset until a full read (start, reconnect). */
   private watermark: Watermark | undefined;
+  /** Full reads in flight. */
+  private fullReads = 0;
   /** More open requests than `maxOpenInMemory`: jobs check the store at start. */
   private overflow = false;
   /** iterate()'s cursors, in the same schema; the terminator uses it by default. */
@@ -419,6 +421,15 @@ export class PostgresStore implements KillStore, PresenceStore {
    * (`prepareStart`).
    */
   private async syncAll(): Promise<void> {
+    this.fullReads++;
+    try {
+      await this.readAll();
+    } finally {
+      this.fullReads--;
+    }
+  }
+
+  private async readAll(): Promise<void> {
     if (!this.isReceiving()) return;
     await this.ready();
     const generation = this.pending.beginRead();
@@ -454,7 +465,11 @@ export class PostgresStore implements KillStore, PresenceStore {
   private async poll(): Promise<void> {
     if (!this.isReceiving()) return;
     const since = this.watermark;
-    if (!this.options.incrementalPoll || since === undefined) return this.syncAll();
+    if (!this.options.incrementalPoll || since === undefined) {
+      // The first load is still running (a slow start): it sets the watermark; a second full read would only repeat it.
+      if (this.options.incrementalPoll && this.fullReads > 0) return;
+      return this.syncAll();
+    }
     const generation = this.pending.beginRead();
     const changed = await this.db(() => selectChangedIds(this.pool, this.names, since, POLL_BATCH));
     if (changed.more) return this.syncAll();
