@@ -98,6 +98,8 @@ export class PostgresStore implements KillStore, PresenceStore {
   private closing: Promise<void> | undefined;
   /** Where the next incremental poll reads from; unset until a full read (start, reconnect). */
   private watermark: Watermark | undefined;
+  /** `open()` is waiting for the listener's first connection, after which it loads everything. */
+  private starting = false;
   /** Full reads in flight. */
   private fullReads = 0;
   /** More open requests than `maxOpenInMemory`: jobs check the store at start. */
@@ -184,9 +186,15 @@ export class PostgresStore implements KillStore, PresenceStore {
     this.poller.start();
     this.pruner?.start();
     // Resolves after LISTEN is in place and the pending requests are loaded (in that order, so none slips between).
-    await this.listener.start().catch((error: unknown) => {
-      throw describeFailure(error, this.where);
-    });
+    this.starting = true;
+    await this.listener
+      .start()
+      .catch((error: unknown) => {
+        throw describeFailure(error, this.where);
+      })
+      .finally(() => {
+        this.starting = false;
+      });
   }
 
   pendingFor(ref: JobRef): KillRequest | undefined {
@@ -467,7 +475,8 @@ export class PostgresStore implements KillStore, PresenceStore {
     const since = this.watermark;
     if (!this.options.incrementalPoll || since === undefined) {
       // The first load is still running (a slow start): it sets the watermark; a second full read would only repeat it.
-      if (this.options.incrementalPoll && this.fullReads > 0) return;
+      // Or the listener is connecting and loads right after LISTEN (a slow start): no need to read it all twice.
+      if (this.options.incrementalPoll && (this.fullReads > 0 || this.starting)) return;
       return this.syncAll();
     }
     const generation = this.pending.beginRead();
