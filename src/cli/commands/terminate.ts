@@ -58,9 +58,10 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
         io.stdout(terminateCommand.help);
         return EXIT.ok;
       }
-      if (positionals.length !== 2 && positionals.length !== 1) {
+      const oneJob = positionals.length === 1 && positionals[0]!.includes('#');
+      if (positionals.length !== 2 && !oneJob) {
         throw new UsageError(
-          `expected <queue> <job-id> or a <job> as 'jobterm jobs' prints it, got ${positionals.length} arguments`,
+          `expected <queue> <job-id>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (or one job as 'jobterm jobs' prints it: queue#id)`,
         );
       }
       // One argument: the JOB column of `jobterm jobs` (queue#id, queue/name#id).

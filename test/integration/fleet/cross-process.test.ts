@@ -154,7 +154,8 @@ describe('the fleet across processes', () => {
 
   it('a dead worker’s job with an open kill request is ended for good instead, and the request resolved', async () => {
     const rescuer = await startGraphile({ JT_WORKER_ID: 'gw-rescuer' });
-    const doomed = await startGraphile({ JT_WORKER_ID: 'gw-doomed-2' });
+    // Dead after 12 heartbeats (3 s): time enough to store the kill before any rescue, on a loaded machine too.
+    const doomed = await startGraphile({ JT_WORKER_ID: 'gw-doomed-2', JT_DEAD_BEATS: '12' });
     // The rescuer is busy, so only the doomed worker can claim the next job.
     const busy = await utils.addJob('hold', { ms: 60_000 });
     await rescuer.waitFor((m) => m.event === 'started' && m.id === busy.id);
@@ -165,17 +166,18 @@ describe('the fleet across processes', () => {
       (s) => s.workers[0]?.jobs.length === 1,
       'listed',
     );
+    // Frozen first, so the request is stored while nobody can deliver it; then killed.
+    doomed.kill('SIGSTOP');
+    const stored = await observer.terminate({ queue: 'graphile-worker', id: job.id }, { reason: 'stop it' });
+    expect(stored.status).toBe('requested');
     doomed.kill('SIGKILL');
     await doomed.exited;
-    // Stored while no live worker runs the job: nobody can deliver it.
-    const result = await observer.terminate(
-      { queue: 'graphile-worker', id: job.id },
-      { reason: 'stop it', wait: true, timeout: 20_000 },
-    );
-    expect(result.status).toBe('terminated');
+    expect(await store.waitForResolution(stored.requestId!, { timeout: 30_000 })).toBe('terminated');
     const row = await jobRow(job.id);
     expect(row).toMatchObject({ attempts: 5, max_attempts: 5, locked_by: null });
     expect(row?.last_error).toMatch(/^Terminated: stop it/);
+    // The request is resolved before the rescue finishes (removes the row, emits): wait for the event.
+    await rescuer.waitFor('rescued');
     expect(rescuer.messages.filter((m) => m.event === 'rescued')).toEqual([
       expect.objectContaining({ workerId: 'gw-doomed-2', terminated: [job.id] }),
     ]);
