@@ -1,6 +1,7 @@
 import type { BenchSuite } from '../lib/types.js';
 import { bullmqSuite } from './bullmq.js';
 import { escalationSuite } from './escalation.js';
+import { fleetSuite } from './fleet.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
 import { isolationSuite } from './isolation.js';
 import { iterateSuite } from './iterate.js';
@@ -18,4 +19,5 @@ export const suites: BenchSuite[] = [
   graphileWorkerSuite,
   isolationSuite,
   bullmqSuite,
+  fleetSuite,
 ];

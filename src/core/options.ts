@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { QueueAdapter } from './adapter.js';
 import { checkKnownKeys, checkText, expected } from './errors.js';
+import { type PresenceOptions, type ResolvedPresenceOptions, resolvePresenceOptions } from './heartbeat.js';
 import { type Logger, makeConsoleLogger } from './logger.js';
 import type { ProgressStore } from './progress.js';
 import type { KillStore } from './store.js';
@@ -43,6 +44,13 @@ export interface TerminatorOptions {
    * Each sweep reads at most 200 jobs. `false` turns it off. @default 30_000
    */
   requestSweepInterval?: number | false;
+  /**
+   * How this worker shows itself to the fleet (`fleet()`, `jobterm workers`)
+   * and whether it rescues dead workers' jobs; `false` for no presence at
+   * all. Used only with a store that keeps presence (`postgresStore()`), and
+   * only once this terminator runs jobs. See docs/fleet.md. @default {}
+   */
+  presence?: PresenceOptions | false;
   /** Names this process in the requests it resolves. @default `${hostname}:${pid}` */
   workerId?: string;
   /** @default warnings and errors to stderr */
@@ -59,6 +67,7 @@ export interface ResolvedTerminatorOptions {
   readonly requestSweepInterval: number | false;
   readonly workerId: string;
   readonly logger: Logger;
+  readonly presence: ResolvedPresenceOptions | false;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -88,6 +97,7 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
     'requestSweepInterval',
     'workerId',
     'logger',
+    'presence',
   ]);
   const store = options.store;
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.open !== 'function')) {
@@ -125,6 +135,7 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
     adapters: [...adapters],
     workerId,
     logger,
+    presence: resolvePresenceOptions(options.presence),
   };
 }
 

@@ -4,6 +4,8 @@ import type { QueueAdapter, QueueJobState } from './adapter.js';
 import { makeDeferred } from './deferred.js';
 import { checkKnownKeys, checkText, expected } from './errors.js';
 import type { TerminatorEventName, TerminatorEvents } from './events.js';
+import type { FleetOptions, FleetSnapshot } from './fleet.js';
+import { Heartbeat } from './heartbeat.js';
 import { formatRef, type JobRef, validateJobRef } from './job-ref.js';
 import {
   checkAdapter,
@@ -16,6 +18,7 @@ import {
   type TerminatorOptions,
 } from './options.js';
 import type { JobOutcome, RunningJobInfo } from './outcome.js';
+import { isPresenceStore } from './presence.js';
 import { makeReason, type TerminationReason } from './reason.js';
 import { RecentCompletions } from './recent-completions.js';
 import { Registry } from './registry.js';
@@ -23,7 +26,7 @@ import { RequestSweep } from './request-sweep.js';
 import { Resources } from './resources.js';
 import type { ShutdownReport } from './shutdown-report.js';
 import { installSignalHandlers } from './signals.js';
-import type { KillRequest, KillStore, RequestOutcome } from './store.js';
+import type { KillRequest, KillStore, RequestOutcome, WithdrawStatus } from './store.js';
 import type { TerminationToken } from './token.js';
 
 export interface TerminateOptions {
@@ -87,11 +90,14 @@ export class Terminator {
   private readonly host: JobHost;
   private readonly recentlyCompleted = new RecentCompletions();
   private readonly sweep: RequestSweep | undefined;
+  /** This worker's presence in the store (docs/fleet.md); started once it runs jobs. */
+  private readonly heartbeat: Heartbeat | undefined;
 
   constructor(options: TerminatorOptions = {}) {
     this.options = resolveTerminatorOptions(options);
     this.host = this.makeHost();
     this.sweep = this.makeSweep();
+    this.heartbeat = this.makeHeartbeat();
     for (const adapter of this.options.adapters) this.adapters.set(adapter.queue, adapter);
     this.events.setMaxListeners(0);
     const store = this.options.store;
@@ -104,6 +110,7 @@ export class Terminator {
         : store.open({
             onRequest: (request) => this.deliver(request),
             onError: (error) => this.emit('error', { error, during: 'store' }),
+            runningRefs: () => this.registry.all().map((job) => job.ref),
           });
     this.ready.then(
       () => {
@@ -126,6 +133,8 @@ export class Terminator {
   addAdapter(adapter: QueueAdapter): () => void {
     checkAdapter(adapter);
     this.adapters.set(adapter.queue, adapter);
+    // A queue's worker joined: this process runs jobs, so it joins the fleet.
+    if (adapter.describeWorker !== undefined) this.heartbeat?.start();
     return () => {
       if (this.adapters.get(adapter.queue) === adapter) this.adapters.delete(adapter.queue);
     };
@@ -150,9 +159,13 @@ export class Terminator {
     if (typeof job !== 'function') throw expected('job', 'a function', job);
     if (options?.maxRuntime !== undefined) milliseconds('maxRuntime', options.maxRuntime);
     if (this.closed) throw new Error('jobterm: this terminator is closed');
+    this.heartbeat?.start();
     // Only the first jobs after start wait here: pending kills must be loaded
     // before a job can be checked against them.
     if (!this.isReady) await this.ready.catch(() => undefined);
+    // Above the store's bound on open requests held in memory: one read at start (docs/fleet.md).
+    const checking = this.options.store?.prepareStart?.(checked);
+    if (checking !== undefined) await checking;
     return runJob(this.host, checked, job, options);
   }
 
@@ -343,8 +356,34 @@ export class Terminator {
       escalated,
       durationMs: Date.now() - startedAt,
     };
+    // Every job settled: leave the fleet now, so nobody rescues a clean exit.
+    await this.heartbeat?.stop();
     this.emit('shutdown:end', report);
     return report;
+  }
+
+  /**
+   * Takes back a kill request that no worker has applied yet (the CLI's
+   * `jobterm withdraw`): answers `withdrawn`, or the request's state when it
+   * already reached its job. A `terminate({ wait })` on it then times out.
+   */
+  async withdraw(requestId: string, options: { withdrawnBy?: string } = {}): Promise<WithdrawStatus> {
+    const store = this.options.store;
+    if (store?.withdraw === undefined) throw new Error('jobterm: withdraw() needs a store, such as postgresStore()');
+    return store.withdraw(requestId, options.withdrawnBy);
+  }
+
+  /**
+   * Every live worker in the store and the jobs each one runs, from any
+   * process (docs/fleet.md): job lists are as fresh as one heartbeat, kill
+   * states are current. Needs a store that keeps presence (`postgresStore()`).
+   */
+  async fleet(options: FleetOptions = {}): Promise<FleetSnapshot> {
+    const store = this.options.store;
+    if (!isPresenceStore(store)) {
+      throw new Error('jobterm: fleet() needs a store that keeps worker presence, such as postgresStore()');
+    }
+    return store.fleet(options);
   }
 
   /** The jobs running in this process now. */
@@ -372,6 +411,7 @@ export class Terminator {
     await this.ready.catch(() => undefined);
     await this.sweep?.stop();
     this.recentlyCompleted.clear();
+    await this.heartbeat?.stop();
     await this.options.store?.close();
   }
 
@@ -406,6 +446,20 @@ export class Terminator {
       },
       onError: (error) => this.emit('error', { error, during: 'store' }),
     });
+  }
+
+  private makeHeartbeat(): Heartbeat | undefined {
+    const { store, presence } = this.options;
+    if (presence === false || !isPresenceStore(store)) return undefined;
+    const heartbeat = new Heartbeat(store, presence, {
+      workerId: this.options.workerId,
+      logger: this.options.logger,
+      running: () => this.running(),
+      adapters: () => this.adapters.values(),
+      emit: (event, payload) => this.emit(event, payload),
+    });
+    this.events.on('escalated', ({ reason }) => heartbeat.escalated(reason));
+    return heartbeat;
   }
 
   /** What each job's run needs from this terminator; made once, shared by every job. */

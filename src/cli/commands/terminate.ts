@@ -19,6 +19,7 @@ import {
 } from '../common.js';
 import { adapterFor } from '../queues.js';
 import { bullmqCliAdapter, cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
+import { parseRefString } from '../ref-string.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
@@ -33,6 +34,7 @@ export const terminateCommand: Command = {
   name: 'terminate',
   summary: 'terminate one job, wherever it runs or before it starts',
   help: `Usage: jobterm terminate <queue> <job-id> [options]
+       jobterm terminate <job> [options]
 
 Stores a kill request for the job and announces it to every worker. The
 worker running the job fires its termination token; if none runs it yet, it
@@ -42,6 +44,7 @@ is stopped when a worker starts it. The request lasts 7 days.
   <job-id>              the job's id in that queue (graphile-worker: an integer;
                         pg-boss: a UUID, in any case, with or without hyphens;
                         bullmq: the job id, --name its queue)
+  <job>                 a job as 'jobterm jobs' prints it: queue#id or queue/name#id
 
 For graphile-worker, pg-boss and bullmq the job is looked up in the queue's own
 tables, in the same database ($GRAPHILE_WORKER_SCHEMA or graphile_worker;
@@ -66,14 +69,26 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
         io.stdout(terminateCommand.help);
         return EXIT.ok;
       }
-      if (positionals.length !== 2) {
+      const oneJob = positionals.length === 1 && positionals[0]!.includes('#');
+      if (positionals.length !== 2 && !oneJob) {
         throw new UsageError(
-          `expected <queue> <job-id>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`,
+          `expected <queue> <job-id>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (or one job as 'jobterm jobs' prints it: queue#id)`,
         );
+      }
+      // One argument: the JOB column of `jobterm jobs` (queue#id, queue/name#id).
+      if (positionals.length === 1 && values.name !== undefined) {
+        throw new UsageError("--name goes with <queue> <job-id>; a job from 'jobterm jobs' already names its queue");
       }
       const [queue, id] = positionals as [string, string];
       // Everything is checked before a connection is opened, so bad input writes nothing.
-      const ref = validateJobRef(values.name === undefined ? { queue, id } : { queue, id, name: values.name }, 'job');
+      const ref = validateJobRef(
+        positionals.length === 1
+          ? parseRefString(queue)
+          : values.name === undefined
+            ? { queue, id }
+            : { queue, id, name: values.name },
+        'job',
+      );
       const reason = reasonMessage('reason', values.reason, 'terminated from the jobterm CLI');
       const wait = values.wait ?? false;
       if (values.timeout !== undefined && !wait) throw new UsageError('--timeout applies only with --wait');

@@ -1,3 +1,4 @@
+import { FLEET_MIGRATION } from './fleet-migration.js';
 import type { SchemaNames } from './schema.js';
 
 /**
@@ -160,6 +161,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `;
     },
   },
+  FLEET_MIGRATION,
 ];
 
 /** A SQL string literal; the values passed here are built from validated names. */

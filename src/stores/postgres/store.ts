@@ -1,12 +1,36 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { checkText, expected } from '../../core/errors.js';
+import { checkFleetOptions, type FleetOptions, type FleetSnapshot } from '../../core/fleet.js';
 import { type JobRef, validateJobRef } from '../../core/job-ref.js';
 import { MAX_NAME_LENGTH, MAX_REASON_LENGTH, milliseconds } from '../../core/options.js';
+import {
+  type DeadWorker,
+  type HeartbeatResult,
+  type OpenKill,
+  PRESENCE_DEFAULTS,
+  type PresenceRecord,
+  type PresenceStore,
+} from '../../core/presence.js';
 import type { ProgressStore } from '../../core/progress.js';
-import type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome } from '../../core/store.js';
+import type {
+  KillRequest,
+  KillStore,
+  KillStoreListener,
+  NewKillRequest,
+  RequestOutcome,
+  WithdrawStatus,
+} from '../../core/store.js';
 import { describePostgresTarget } from '../../core/unavailable.js';
 import { describeFailure } from './errors.js';
+import {
+  currentWatermark,
+  selectChangedIds,
+  selectOpenForJob,
+  selectOpenForJobs,
+  selectOpenUpTo,
+  type Watermark,
+} from './incremental.js';
 import { Listener } from './listener.js';
 import { type MigrationResult, migrate } from './migrate.js';
 import {
@@ -17,6 +41,7 @@ import {
 } from './options.js';
 import { PendingRequests } from './pending.js';
 import { Poller } from './poller.js';
+import * as presence from './presence.js';
 import { makeProgressStore } from './progress.js';
 import {
   deleteExpired,
@@ -32,6 +57,9 @@ import {
 import { type SchemaNames, schemaNames } from './schema.js';
 
 const OUTCOMES = new Set<RequestOutcome>(['terminated', 'already_finished', 'not_found']);
+
+/** Changed requests one incremental poll reads at most; more than that, and a full read is cheaper. */
+const POLL_BATCH = 1_000;
 
 /** `application_name` of the store's connections, so `pg_stat_activity` shows what they are. */
 export const APPLICATION_NAME = 'jobterm';
@@ -49,7 +77,7 @@ export interface ListRequestsOptions {
  * a LISTEN connection per worker process with polling as the fallback.
  * Make one with `postgresStore()` and pass it to `createTerminator({ store })`.
  */
-export class PostgresStore implements KillStore {
+export class PostgresStore implements KillStore, PresenceStore {
   readonly options: ResolvedPostgresStoreOptions;
   readonly names: SchemaNames;
   private readonly pool: pg.Pool;
@@ -66,6 +94,14 @@ export class PostgresStore implements KillStore {
   private batch: { requests: Set<string>; resolved: Set<string> } | undefined;
   private failing = { poll: false, waits: false };
   private closing: Promise<void> | undefined;
+  /** Where the next incremental poll reads from; unset until a full read (start, reconnect). */
+  private watermark: Watermark | undefined;
+  /** `open()` is waiting for the listener's first connection, after which it loads everything. */
+  private starting = false;
+  /** Full reads in flight. */
+  private fullReads = 0;
+  /** More open requests than `maxOpenInMemory`: jobs check the store at start. */
+  private overflow = false;
   /** iterate()'s cursors, in the same schema; the terminator uses it by default. */
   readonly progress: ProgressStore;
 
@@ -99,7 +135,7 @@ export class PostgresStore implements KillStore {
     });
     this.poller = new Poller(
       this.options.pollInterval,
-      () => this.watch('poll', () => this.syncAll()),
+      () => this.watch('poll', () => this.poll()),
       (error) => this.report(error),
     );
     this.waitPoller = new Poller(
@@ -148,9 +184,15 @@ export class PostgresStore implements KillStore {
     this.poller.start();
     this.pruner?.start();
     // Resolves after LISTEN is in place and the pending requests are loaded (in that order, so none slips between).
-    await this.listener.start().catch((error: unknown) => {
-      throw describeFailure(error, this.where);
-    });
+    this.starting = true;
+    await this.listener
+      .start()
+      .catch((error: unknown) => {
+        throw describeFailure(error, this.where);
+      })
+      .finally(() => {
+        this.starting = false;
+      });
   }
 
   pendingFor(ref: JobRef): KillRequest | undefined {
@@ -278,6 +320,66 @@ export class PostgresStore implements KillStore {
     return this.db(() => deleteExpired(this.pool, this.names));
   }
 
+  async withdraw(requestId: string, withdrawnBy?: string): Promise<WithdrawStatus> {
+    checkRequestId(requestId);
+    if (withdrawnBy !== undefined) checkText('withdrawnBy', withdrawnBy, MAX_NAME_LENGTH);
+    this.assertOpen();
+    await this.ready();
+    const status = await this.db(() => presence.withdraw(this.pool, this.names, requestId, withdrawnBy));
+    if (status === 'withdrawn') this.pending.remove(requestId);
+    return status;
+  }
+
+  // Presence (docs/fleet.md): the terminator's heartbeat calls these; see src/stores/postgres/presence.ts.
+
+  async heartbeat(record: PresenceRecord, secret: string): Promise<HeartbeatResult> {
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.heartbeat(this.pool, this.names, record, secret));
+  }
+
+  async deregister(instanceId: string, secret: string): Promise<void> {
+    this.assertOpen();
+    await this.ready();
+    await this.db(() => presence.deregister(this.pool, this.names, instanceId, secret));
+  }
+
+  /** Every live worker and the jobs it runs (docs/fleet.md says how fresh). Works from any process. */
+  async fleet(options: FleetOptions = {}): Promise<FleetSnapshot> {
+    const checked = checkFleetOptions(options);
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.selectFleet(this.pool, this.names, checked, PRESENCE_DEFAULTS.heartbeatInterval));
+  }
+
+  async claimDead(
+    rescuerId: string,
+    options: { lease: number; limit: number; queues?: readonly string[] },
+  ): Promise<DeadWorker[]> {
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.claimDead(this.pool, this.names, rescuerId, options.queues ?? [], options));
+  }
+
+  async completeRescue(instanceId: string, rescuerId: string): Promise<void> {
+    this.assertOpen();
+    await this.db(() => presence.completeRescue(this.pool, this.names, instanceId, rescuerId));
+  }
+
+  async openKillsFor(refs: readonly JobRef[]): Promise<OpenKill[]> {
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.selectOpenFor(this.pool, this.names, refs));
+  }
+
+  async markEscalated(requestId: string, workerId: string): Promise<void> {
+    checkRequestId(requestId);
+    checkText('workerId', workerId, MAX_NAME_LENGTH);
+    this.assertOpen();
+    await this.ready();
+    await this.db(() => presence.markEscalated(this.pool, this.names, requestId, workerId));
+  }
+
   /** Stops listening, polling and pruning, wakes waiters with `undefined`, and ends the pool if the store made it. */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -338,14 +440,97 @@ export class PostgresStore implements KillStore {
     if (this.waiters.size > 0) await this.checkWaiters([...this.waiters.keys()]);
   }
 
-  /** The full read: start, poll, resync. Announces only requests this process did not know. */
+  /**
+   * The full read: start, resync after a reconnect, and every poll when
+   * `incrementalPoll` is off. Announces only requests this process did not
+   * know. Above `maxOpenInMemory` open requests it keeps only those of the
+   * jobs running here, and jobs check the store at their start instead
+   * (`prepareStart`).
+   */
   private async syncAll(): Promise<void> {
+    this.fullReads++;
+    try {
+      await this.readAll();
+    } finally {
+      this.fullReads--;
+    }
+  }
+
+  private async readAll(): Promise<void> {
     if (!this.isReceiving()) return;
     await this.ready();
     const generation = this.pending.beginRead();
-    const open = await this.db(() => selectOpen(this.pool, this.names));
+    // Taken before the read, so the read's snapshot is newer: the next poll misses nothing.
+    const watermark = this.options.incrementalPoll ? await this.db(() => currentWatermark(this.pool)) : undefined;
+    const bound = this.options.maxOpenInMemory;
+    let open = await this.db(() =>
+      this.options.maxOpenInMemory === Number.POSITIVE_INFINITY
+        ? selectOpen(this.pool, this.names)
+        : selectOpenUpTo(this.pool, this.names, bound + 1),
+    );
     if (!this.isReceiving()) return;
+    const overflow = open.length > bound;
+    if (overflow !== this.overflow) {
+      this.options.logger.info(
+        overflow
+          ? 'more open kill requests than maxOpenInMemory: jobs now check the store at their start'
+          : 'open kill requests back under maxOpenInMemory: held in memory again',
+        { maxOpenInMemory: bound },
+      );
+    }
+    this.overflow = overflow;
+    if (overflow) {
+      const running = this.receiver?.runningRefs?.() ?? [];
+      open = running.length === 0 ? [] : await this.db(() => selectOpenForJobs(this.pool, this.names, running));
+      if (!this.isReceiving()) return;
+    }
     for (const request of this.pending.applyAll(generation, open)) this.announce(request);
+    this.watermark = watermark;
+  }
+
+  /** One poll: what changed since the watermark, or the full read when there is none yet (or too much changed). */
+  private async poll(): Promise<void> {
+    if (!this.isReceiving()) return;
+    const since = this.watermark;
+    if (!this.options.incrementalPoll || since === undefined) {
+      // The first load is still running (a slow start): it sets the watermark; a second full read would only repeat it.
+      // Or the listener is connecting and loads right after LISTEN (a slow start): no need to read it all twice.
+      if (this.options.incrementalPoll && (this.fullReads > 0 || this.starting)) return;
+      return this.syncAll();
+    }
+    const generation = this.pending.beginRead();
+    const changed = await this.db(() => selectChangedIds(this.pool, this.names, since, POLL_BATCH));
+    if (changed.more) return this.syncAll();
+    if (changed.ids.length > 0) {
+      const rows = await this.db(() => selectByIds(this.pool, this.names, changed.ids));
+      if (!this.isReceiving()) return;
+      const open = rows.filter((row) => row.status !== 'resolved' && !row.expired);
+      const known = new Set(open.filter((row) => this.pending.has(row.id)).map((row) => row.id));
+      for (const request of this.pending.applySome(generation, changed.ids, open)) {
+        if (!known.has(request.id)) this.announce(request);
+      }
+      for (const row of rows) if (row.outcome !== undefined) this.settleWaiters(row.id, row.outcome);
+    }
+    // Only if no full read replaced it meanwhile.
+    if (this.watermark === since) this.watermark = changed.next;
+    this.pending.forgetOldTombstones();
+  }
+
+  /**
+   * Above `maxOpenInMemory`, a job's open request is read at its start; under
+   * it, undefined (no promise): memory answers. A request stored after this
+   * read reaches the job by NOTIFY or poll once it is registered, or lands in
+   * memory before `pendingFor` is asked.
+   */
+  prepareStart(ref: JobRef): Promise<void> | undefined {
+    if (!this.overflow || !this.isReceiving()) return undefined;
+    return this.lookUpAtStart(ref);
+  }
+
+  private async lookUpAtStart(ref: JobRef): Promise<void> {
+    const generation = this.pending.beginRead();
+    const request = await this.db(() => selectOpenForJob(this.pool, this.names, ref));
+    if (request !== undefined && this.isReceiving()) this.pending.applySome(generation, [request.id], [request]);
   }
 
   private onNotification(channel: string, payload: string): void {

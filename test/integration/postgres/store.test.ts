@@ -71,12 +71,17 @@ describe('postgresStore', () => {
         `SELECT indexname FROM pg_indexes WHERE schemaname = 'migration_race' ORDER BY indexname`,
       );
       expect(indexes.map((i) => i.indexname)).toEqual([
+        'kill_requests_change_xid',
         'kill_requests_expires_at',
         'kill_requests_open_job',
         'kill_requests_pkey',
         'kill_requests_requested_at',
         'migrations_pkey',
         'progress_pkey',
+        'worker_queue_ids_instance',
+        'worker_queue_ids_pkey',
+        'workers_last_seen_at',
+        'workers_pkey',
       ]);
     });
 
