@@ -104,6 +104,8 @@ function render(snapshot: FleetSnapshot): string {
       describeTermination(job),
       job.termination.message ?? '',
     ]),
+    // The JOB column is what `jobterm terminate` takes: never cut.
+    new Set([0]),
   );
 }
 

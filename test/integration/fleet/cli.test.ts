@@ -61,7 +61,8 @@ describe('jobterm workers / jobs / withdraw / --version', () => {
       presence: { heartbeatInterval: 100 },
     });
     running = worker.run(
-      { queue: 'pg-boss', name: 'emails', id: 'job-1' },
+      // A queue of the user's own: no queue tables to read (a pg-boss ref would make the CLI read pg-boss's).
+      { queue: 'custom', name: 'emails', id: 'job-1' },
       (token) =>
         new Promise<void>((resolve, reject) => {
           release = resolve;
@@ -95,11 +96,11 @@ describe('jobterm workers / jobs / withdraw / --version', () => {
     expect(workers.stdout).toContain('cli-worker');
     const json = JSON.parse((await jobterm(['jobs', '--json', '--worker', 'cli-worker'], env)).stdout);
     expect(json.jobs).toEqual([
-      expect.objectContaining({ job: 'pg-boss/emails#job-1', workerId: 'cli-worker', termination: { state: 'none' } }),
+      expect.objectContaining({ job: 'custom/emails#job-1', workerId: 'cli-worker', termination: { state: 'none' } }),
     ]);
     expect(JSON.parse((await jobterm(['jobs', '--json', '--queue', 'graphile-worker'], env)).stdout).jobs).toEqual([]);
     const table = await jobterm(['jobs'], env);
-    expect(table.stdout.split('\n')[1]).toMatch(/^pg-boss\/emails#job-1\s/);
+    expect(table.stdout.split('\n')[1]).toMatch(/^custom\/emails#job-1\s/);
 
     const watched = await jobterm(['jobs', '--watch'], env, 2);
     expect(watched.code).toBe(0);
@@ -107,7 +108,7 @@ describe('jobterm workers / jobs / withdraw / --version', () => {
 
     const job = table.stdout.split('\n')[1]!.split(/\s+/)[0]!;
     const killed = await jobterm(['terminate', job, '--wait', '--timeout', '10000'], env);
-    expect(killed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^terminated pg-boss\/emails#job-1/) });
+    expect(killed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^terminated custom\/emails#job-1/) });
     await expect(running).resolves.toMatchObject({ status: 'terminated' });
   });
 

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Logger, makeWorkerUtils, runMigrations, type WorkerUtils } from 'graphile-worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { graphileWorkerAdapter } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
@@ -31,7 +32,13 @@ describe('the fleet across processes', () => {
     utils = await makeWorkerUtils({ pgPool, logger: quiet });
     store = postgresStore({ connectionString: db.url, logger: silentLogger, receiveRequests: false });
     await store.migrate();
-    observer = createTerminator({ store, logger: silentLogger, presence: false });
+    // A requester: it needs graphile-worker's adapter to terminate graphile-worker jobs.
+    observer = createTerminator({
+      store,
+      adapters: [graphileWorkerAdapter({ pool: pgPool })],
+      logger: silentLogger,
+      presence: false,
+    });
   });
   afterEach(async () => {
     await killAllWorkers();
