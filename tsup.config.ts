@@ -1,3 +1,4 @@
+import { cp } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
 // One entry per subpath export, so loading `jobterm/pg-boss` never loads
@@ -10,6 +11,7 @@ export default defineConfig([
       postgres: 'src/stores/postgres/index.ts',
       'graphile-worker': 'src/adapters/graphile-worker/index.ts',
       'pg-boss': 'src/adapters/pg-boss/index.ts',
+      http: 'src/http/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -18,6 +20,12 @@ export default defineConfig([
     target: 'node22',
     splitting: true,
     treeshake: true,
+    // jobterm/http reads its page files relative to import.meta.url; the shim gives CJS one too.
+    shims: true,
+    // The dashboard page ships as plain files beside the code (see src/http/assets.ts).
+    async onSuccess() {
+      await cp('src/http/assets', 'dist/http/assets', { recursive: true });
+    },
   },
   {
     entry: { cli: 'src/cli/main.ts' },
@@ -25,5 +33,8 @@ export default defineConfig([
     sourcemap: true,
     target: 'node22',
     banner: { js: '#!/usr/bin/env node' },
+    async onSuccess() {
+      await cp('src/http/assets', 'dist/http/assets', { recursive: true });
+    },
   },
 ]);

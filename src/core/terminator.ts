@@ -33,6 +33,14 @@ export interface TerminateOptions {
   timeout?: number;
   /** Stop waiting early. The request stays stored; the job is still terminated. */
   signal?: AbortSignal;
+  /**
+   * Hard stop now: escalate at once instead of after `killTimeout` (an
+   * isolated job's thread or process is killed; an in-process job is settled
+   * as terminated and its late result ignored). For a job that is already
+   * terminating and does not stop. Applies to jobs running in this process.
+   * @default false
+   */
+  force?: boolean;
 }
 
 export type TerminateStatus = 'terminated' | 'requested' | 'already_finished' | 'not_found' | 'timed_out';
@@ -57,7 +65,7 @@ export interface ShutdownParticipant {
   afterJobs?(): void | Promise<void>;
 }
 
-const TERMINATE_OPTION_KEYS = ['reason', 'requestedBy', 'wait', 'timeout', 'signal'];
+const TERMINATE_OPTION_KEYS = ['reason', 'requestedBy', 'wait', 'timeout', 'signal', 'force'];
 
 export class Terminator {
   readonly options: ResolvedTerminatorOptions;
@@ -156,6 +164,8 @@ export class Terminator {
     }
     const wait = options.wait ?? false;
     if (typeof wait !== 'boolean') throw expected('wait', 'a boolean', wait);
+    const force = options.force ?? false;
+    if (typeof force !== 'boolean') throw expected('force', 'a boolean', force);
     const timeout = milliseconds('timeout', options.timeout ?? DEFAULTS.waitTimeout);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw expected('signal', 'an AbortSignal', options.signal);
@@ -181,7 +191,10 @@ export class Terminator {
         }
         return { status: 'not_found', ref: checked };
       }
-      for (const job of local) job.terminate(reason, this.options.killTimeout);
+      for (const job of local) {
+        job.terminate(reason, this.options.killTimeout);
+        if (force) job.escalate();
+      }
       if (!wait) return { status: 'requested', ref: checked };
       const ended = await waitAny(
         local.map((job) => job.done),
@@ -200,6 +213,7 @@ export class Terminator {
     });
     // Local fast path; the NOTIFY reaches this process too, and applying twice is harmless.
     this.deliver(request);
+    if (force) for (const job of this.registry.find(checked)) job.escalate();
     if (
       state === 'queued' &&
       adapter?.cancelQueued !== undefined &&
