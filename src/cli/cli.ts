@@ -1,9 +1,10 @@
+import { dashboardCommand } from './commands/dashboard.js';
 import { migrateCommand } from './commands/migrate.js';
 import { requestsCommand } from './commands/requests.js';
 import { terminateCommand } from './commands/terminate.js';
 import { type Command, EXIT, type Io } from './common.js';
 
-const COMMANDS: readonly Command[] = [migrateCommand, terminateCommand, requestsCommand];
+const COMMANDS: readonly Command[] = [migrateCommand, terminateCommand, requestsCommand, dashboardCommand];
 
 const HELP = `Usage: jobterm <command> [options]
 

@@ -19,3 +19,4 @@ export {
   type HistoryRequest,
   type RequestHistory,
 } from './options.js';
+export { type LocalTerminator, localFleet } from './local-fleet.js';

@@ -43,6 +43,12 @@
 
   // --- sign in ---------------------------------------------------------------
   async function start() {
+    // `jobterm dashboard` prints a URL with the token in its #fragment (never sent to a server): sign in with it once.
+    const fragment = /^#token=(.+)$/.exec(location.hash);
+    if (fragment) {
+      history.replaceState(null, '', location.pathname + location.search);
+      await signIn(decodeURIComponent(fragment[1]));
+    }
     try {
       state.session = await api('api/session');
     } catch (error) {
@@ -66,14 +72,7 @@
 
   $('signin-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    const body = new URLSearchParams({ token: $('token').value });
-    const response = await fetch('login', {
-      method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-      credentials: 'same-origin',
-    });
-    if (!response.ok) {
+    if (!(await signIn($('token').value))) {
       $('signin-error').hidden = false;
       $('token').select();
       return;
@@ -82,6 +81,16 @@
     $('signin').hidden = true;
     await start();
   });
+
+  async function signIn(token) {
+    const response = await fetch('login', {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+      credentials: 'same-origin',
+    });
+    return response.ok;
+  }
 
   $('signout').addEventListener('click', async () => {
     clearTimeout(state.timer);
