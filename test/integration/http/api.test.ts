@@ -13,6 +13,10 @@ import { createDashboard, type DashboardOptions, localFleet } from '../../../src
 import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
+/** An API answer, read by the assertions that check it. */
+// biome-ignore lint/suspicious/noExplicitAny: the assertions are the type check
+type Answer = any;
+
 const ADMIN = 'alice-secret-0123456789';
 const READER = 'bob-secret-0123456789ab';
 const TOKENS = { admin: `alice:${ADMIN}`, read: { bob: READER } };
@@ -94,7 +98,7 @@ async function call(
   } catch {
     json = undefined;
   }
-  return { status: response.status, headers: response.headers, json: json as Record<string, any>, text };
+  return { status: response.status, headers: response.headers, json: json as Answer, text };
 }
 
 async function storedRequests(): Promise<number> {
@@ -250,20 +254,22 @@ describe('access', () => {
       const ref = { queue: 'custom', id: 'hook-1' };
       startJob(ref);
       expect((await fetch(`${url}/api/session`)).status).toBe(401);
-      const session = await (await fetch(`${url}/api/session`, { headers: { 'x-user': 'carol' } })).json();
+      const session = (await (await fetch(`${url}/api/session`, { headers: { 'x-user': 'carol' } })).json()) as {
+        csrfToken: string;
+      };
       const refused = await fetch(`${url}/api/terminate`, {
         method: 'POST',
         headers: { 'x-user': 'carol', 'content-type': 'application/json', 'x-jobterm-csrf': session.csrfToken },
         body: JSON.stringify({ job: ref, requestedBy: 'mallory' }),
       });
       expect(refused.status).toBe(400);
-      expect((await refused.json()).error).toMatchObject({ field: 'requestedBy' });
+      expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ field: 'requestedBy' });
       const answer = await fetch(`${url}/api/terminate`, {
         method: 'POST',
         headers: { 'x-user': 'carol', 'content-type': 'application/json', 'x-jobterm-csrf': session.csrfToken },
         body: JSON.stringify({ job: ref, wait: true }),
       });
-      expect((await answer.json()).status).toBe('terminated');
+      expect(((await answer.json()) as { status: string }).status).toBe('terminated');
       const [row] = await db.query('select requested_by from jobterm.kill_requests where job_id = $1', ['hook-1']);
       expect(row).toEqual({ requested_by: 'carol@example.com' });
     } finally {
@@ -292,7 +298,7 @@ describe('reading', () => {
       runningMs: expect.any(Number),
     });
     expect((await call('/api/jobs?queue=custom')).json.count).toBe(2);
-    expect((await call('/api/jobs?queue=custom&name=reports')).json.jobs.map((j: any) => j.ref.id)).toEqual(['r-2']);
+    expect((await call('/api/jobs?queue=custom&name=reports')).json.jobs.map((j: Answer) => j.ref.id)).toEqual(['r-2']);
     expect((await call('/api/jobs?task=emails')).json.count).toBe(1);
     expect((await call('/api/jobs?worker=api-test&state=none')).json.count).toBe(3);
     expect((await call('/api/jobs?state=signalled')).json.count).toBe(0);
@@ -335,7 +341,7 @@ describe('reading', () => {
     expect(history[0]).toMatchObject({ job: ref, reason: 'still open', requestedBy: 'alice', outcome: null });
     expect(history[0].status === 'pending' || history[0].status === 'delivered').toBe(true);
     const pending = (await call('/api/requests?pending=true')).json.requests;
-    expect(pending.map((r: any) => r.job.id)).toEqual(['history-1']);
+    expect(pending.map((r: Answer) => r.job.id)).toEqual(['history-1']);
     expect((await call('/api/requests?limit=1')).json.requests).toHaveLength(1);
   });
 
@@ -444,7 +450,7 @@ describe('terminating', () => {
     const { done } = startJob(ref, 'ignore');
     const first = await call('/api/terminate', { body: { job: ref, reason: 'stop' } });
     expect(first.json.status).toBe('requested');
-    expect((await call('/api/jobs?state=signalled')).json.jobs.map((j: any) => j.ref.id)).toEqual(['force-1']);
+    expect((await call('/api/jobs?state=signalled')).json.jobs.map((j: Answer) => j.ref.id)).toEqual(['force-1']);
     const startedAt = Date.now();
     const forced = await call('/api/terminate', { body: { job: ref, reason: 'stop now', force: true, wait: true } });
     expect(forced.json.status).toBe('terminated');
@@ -459,7 +465,7 @@ describe('terminating', () => {
     const jobB = startJob(b);
     const dry = (await call('/api/bulk-terminate', { body: { filter: { queue: 'bulk' }, dryRun: true } })).json;
     expect(dry).toMatchObject({ dryRun: true, count: 2 });
-    const listed = dry.jobs.map((job: any) => job.ref);
+    const listed = dry.jobs.map((job: Answer) => job.ref);
     expect(listed).toEqual([a, b]);
     expect(await storedRequests()).toBe(await storedRequests());
     // Started after the dry run, matching the same filter: must not be swept along.
@@ -468,7 +474,7 @@ describe('terminating', () => {
     const before = await storedRequests();
     const answer = (await call('/api/bulk-terminate', { body: { jobs: listed, reason: 'bulk stop' } })).json;
     expect(answer.count).toBe(2);
-    expect(answer.results.map((r: any) => [r.job.id, r.status])).toEqual([
+    expect(answer.results.map((r: Answer) => [r.job.id, r.status])).toEqual([
       ['b-1', 'requested'],
       ['b-2', 'requested'],
     ]);
@@ -524,7 +530,7 @@ describe('mounting', () => {
         headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ job: ref, reason: 'from express', wait: true }),
       });
-      expect((await answer.json()).status).toBe('terminated');
+      expect(((await answer.json()) as { status: string }).status).toBe('terminated');
       await done;
       const login = await fetch(`${url}/admin/jobs/login`, {
         method: 'POST',
