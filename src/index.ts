@@ -1,4 +1,4 @@
-export type { QueueAdapter, QueueJobState } from './core/adapter.js';
+export type { QueueAdapter, QueueJobState, RescueInput } from './core/adapter.js';
 export { currentToken, isTerminating, throwIfTerminating } from './core/context.js';
 export { isJobTerminatedError, JobTerminatedError } from './core/errors.js';
 export type { TerminatorEventName, TerminatorEvents } from './core/events.js';
@@ -10,10 +10,21 @@ export type {
   FleetTerminationState,
   FleetWorker,
 } from './core/fleet.js';
+export type { PresenceOptions } from './core/heartbeat.js';
 export { formatRef, type JobRef } from './core/job-ref.js';
 export type { Logger } from './core/logger.js';
 export { DEFAULTS, type TerminatorOptions } from './core/options.js';
-export type { JobOutcome, JobStatus, RunningJobInfo } from './core/outcome.js';
+export type { JobDetails, JobOutcome, JobStatus, RunningJobInfo } from './core/outcome.js';
+export {
+  type DeadWorker,
+  type HeartbeatResult,
+  type OpenKill,
+  PRESENCE_DEFAULTS,
+  type PresenceJob,
+  type PresenceRecord,
+  type PresenceStore,
+  type RescueResult,
+} from './core/presence.js';
 export type { JsonValue, ProgressStore } from './core/progress.js';
 export { memoryProgressStore } from './core/progress.js';
 export type { TerminationKind, TerminationReason } from './core/reason.js';
@@ -36,6 +47,7 @@ export {
   Terminator,
 } from './core/terminator.js';
 export type { TerminationToken } from './core/token.js';
+export { JOBTERM_VERSION } from './core/version.js';
 export { runInWorkerThread, type ThreadToken, type WorkerThreadOptions } from './isolation/index.js';
 export { type CursorItem, type IterateOptions, type IterateSummary, iterate } from './iteration/index.js';
 export type { RunOptions } from './middleware/run-job.js';

@@ -1,4 +1,6 @@
+import type { FleetQueue } from './fleet.js';
 import type { JobRef } from './job-ref.js';
+import type { DeadWorker, OpenKill, PresenceJob, RescueResult } from './presence.js';
 import type { TerminationReason } from './reason.js';
 
 /** A job's state as its queue records it. */
@@ -20,4 +22,26 @@ export interface QueueAdapter {
    * false when a worker claimed it first (the kill request then stops it).
    */
   cancelQueued?(ref: JobRef, reason: TerminationReason): Promise<boolean>;
+  /**
+   * What this process serves of the queue, for its presence record: queue
+   * names and the queue library's own ids for this worker (graphile-worker
+   * pool ids, pg-boss worker ids). Present on the adapters of worker
+   * processes; called at every heartbeat, so it must be cheap.
+   */
+  describeWorker?(): FleetQueue | undefined;
+  /**
+   * Hands a dead worker's jobs back to the queue (graphile-worker:
+   * `force_unlock_workers`), ending for good those with an open kill
+   * request. Called by exactly one live worker per dead one; must be safe to
+   * repeat (a rescuer that dies mid-way is retried after its lease).
+   */
+  rescue?(input: RescueInput): Promise<RescueResult>;
+}
+
+/** What a rescue gets: the dead worker, its ids in this queue, the jobs it last reported, and their open kills. */
+export interface RescueInput {
+  readonly worker: DeadWorker;
+  readonly queue: FleetQueue;
+  readonly jobs: readonly PresenceJob[];
+  readonly kills: readonly OpenKill[];
 }

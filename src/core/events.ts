@@ -18,6 +18,20 @@ export interface TerminatorEvents {
   'shutdown:start': { timeout: number };
   /** `shutdown()` finished, every queue write awaited. */
   'shutdown:end': ShutdownReport;
+  /**
+   * This worker found another worker dead (no heartbeat within its dead
+   * threshold) and handed its jobs back: `requeued` to run again (attempt
+   * spent, as for any crash), `terminated` ended for good (open kill request).
+   */
+  'worker:rescued': {
+    workerId: string;
+    instanceId: string;
+    host: string;
+    pid: number;
+    lastSeenAt: Date;
+    requeued: JobRef[];
+    terminated: JobRef[];
+  };
   /** Something failed that jobterm caught and kept going past: an `onTerminate` callback, a queue write, the store. */
   error: { error: unknown; during: 'onTerminate' | 'settle' | 'store' | 'hardStop' | 'shutdown'; ref?: JobRef };
 }

@@ -1,3 +1,4 @@
+import { checkKnownKeys, expected } from './errors.js';
 import type { JobRef } from './job-ref.js';
 import type { JsonValue } from './progress.js';
 
@@ -21,6 +22,8 @@ export interface FleetJob {
   readonly startedAt: Date;
   /** 1 for the first attempt, when the queue tells. */
   readonly attempt?: number;
+  /** The queue-side id of the worker that claimed it (graphile-worker's pool id, `locked_by`), when known. */
+  readonly queueWorkerId?: string;
   /** How the job runs when it is isolated. */
   readonly isolated?: 'thread' | 'process';
   /** The last cursor an `iterate()` job saved, if any. */
@@ -52,6 +55,8 @@ export interface FleetQueue {
 /** One worker process, from its last heartbeat. */
 export interface FleetWorker {
   readonly workerId: string;
+  /** Unique per terminator instance (a restart with the same host and pid is a new one). */
+  readonly instanceId?: string;
   readonly host: string;
   readonly pid: number;
   readonly queues: readonly FleetQueue[];
@@ -76,8 +81,30 @@ export interface FleetSnapshot {
 export interface FleetOptions {
   /** Only workers that serve this queue system, and only its jobs. */
   readonly queue?: string;
-  /** Only this worker. */
+  /** Only this worker (its `workerId` or `instanceId`). */
   readonly worker?: string;
   /** Include workers past the dead threshold. @default false */
   readonly includeDead?: boolean;
+}
+
+const FLEET_OPTION_KEYS = ['queue', 'worker', 'includeDead'];
+
+export function checkFleetOptions(options: unknown): FleetOptions {
+  if (typeof options !== 'object' || options === null) throw expected('fleet() options', 'an object', options);
+  checkKnownKeys('fleet() options', options, FLEET_OPTION_KEYS);
+  const { queue, worker, includeDead } = options as FleetOptions;
+  if (queue !== undefined && (typeof queue !== 'string' || queue.length === 0)) {
+    throw expected('queue', 'a non-empty string', queue);
+  }
+  if (worker !== undefined && (typeof worker !== 'string' || worker.length === 0)) {
+    throw expected('worker', 'a non-empty string', worker);
+  }
+  if (includeDead !== undefined && typeof includeDead !== 'boolean') {
+    throw expected('includeDead', 'a boolean', includeDead);
+  }
+  return {
+    ...(queue === undefined ? {} : { queue }),
+    ...(worker === undefined ? {} : { worker }),
+    ...(includeDead === undefined ? {} : { includeDead }),
+  };
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { QueueAdapter } from './adapter.js';
 import { checkKnownKeys, expected } from './errors.js';
+import { type PresenceOptions, type ResolvedPresenceOptions, resolvePresenceOptions } from './heartbeat.js';
 import { type Logger, makeConsoleLogger } from './logger.js';
 import type { ProgressStore } from './progress.js';
 import type { KillStore } from './store.js';
@@ -36,6 +37,13 @@ export interface TerminatorOptions {
   progress?: ProgressStore;
   /** Queue adapters that answer for jobs not running here (usually added by the adapter itself). */
   adapters?: readonly QueueAdapter[];
+  /**
+   * How this worker shows itself to the fleet (`fleet()`, `jobterm workers`)
+   * and whether it rescues dead workers' jobs; `false` for no presence at
+   * all. Used only with a store that keeps presence (`postgresStore()`), and
+   * only once this terminator runs jobs. See docs/fleet.md. @default {}
+   */
+  presence?: PresenceOptions | false;
   /** Names this process in the requests it resolves. @default `${hostname}:${pid}` */
   workerId?: string;
   /** @default warnings and errors to stderr */
@@ -51,6 +59,7 @@ export interface ResolvedTerminatorOptions {
   readonly adapters: readonly QueueAdapter[];
   readonly workerId: string;
   readonly logger: Logger;
+  readonly presence: ResolvedPresenceOptions | false;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -75,6 +84,7 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
     'adapters',
     'workerId',
     'logger',
+    'presence',
   ]);
   const store = options.store;
   if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.open !== 'function')) {
@@ -106,6 +116,7 @@ export function resolveTerminatorOptions(options: TerminatorOptions = {}): Resol
     adapters: [...adapters],
     workerId,
     logger,
+    presence: resolvePresenceOptions(options.presence),
   };
 }
 

@@ -37,4 +37,17 @@ export interface RunningJobInfo {
   readonly startedAt: Date;
   readonly reason: TerminationReason | undefined;
   readonly deadline: Date | undefined;
+  /** What the adapter told about the job (`RunOptions.details`), for the fleet view. */
+  readonly details?: JobDetails | undefined;
+}
+
+/** What an adapter can tell about a running job, beyond its reference. */
+export interface JobDetails {
+  /** Task identifier (graphile-worker) or queue name (pg-boss, BullMQ). */
+  readonly task?: string;
+  /** 1 for the first attempt. */
+  readonly attempt?: number;
+  readonly isolated?: 'thread' | 'process';
+  /** The queue-side id of the worker that claimed it (graphile-worker's `locked_by`). */
+  readonly queueWorkerId?: string;
 }

@@ -4,6 +4,8 @@ import type { QueueAdapter, QueueJobState } from './adapter.js';
 import { makeDeferred } from './deferred.js';
 import { checkKnownKeys, expected } from './errors.js';
 import type { TerminatorEventName, TerminatorEvents } from './events.js';
+import type { FleetOptions, FleetSnapshot } from './fleet.js';
+import { Heartbeat } from './heartbeat.js';
 import { formatRef, type JobRef, validateJobRef } from './job-ref.js';
 import {
   checkAdapter,
@@ -15,6 +17,7 @@ import {
   type TerminatorOptions,
 } from './options.js';
 import type { JobOutcome, RunningJobInfo } from './outcome.js';
+import { isPresenceStore } from './presence.js';
 import { makeReason, type TerminationReason } from './reason.js';
 import { Registry } from './registry.js';
 import type { ShutdownReport } from './shutdown-report.js';
@@ -80,10 +83,13 @@ export class Terminator {
   private disposeSignals: (() => void) | undefined;
   private closed = false;
   private readonly host: JobHost;
+  /** This worker's presence in the store (docs/fleet.md); started once it runs jobs. */
+  private readonly heartbeat: Heartbeat | undefined;
 
   constructor(options: TerminatorOptions = {}) {
     this.options = resolveTerminatorOptions(options);
     this.host = this.makeHost();
+    this.heartbeat = this.makeHeartbeat();
     for (const adapter of this.options.adapters) this.adapters.set(adapter.queue, adapter);
     this.events.setMaxListeners(0);
     const store = this.options.store;
@@ -117,6 +123,8 @@ export class Terminator {
   addAdapter(adapter: QueueAdapter): () => void {
     checkAdapter(adapter);
     this.adapters.set(adapter.queue, adapter);
+    // A queue's worker joined: this process runs jobs, so it joins the fleet.
+    if (adapter.describeWorker !== undefined) this.heartbeat?.start();
     return () => {
       if (this.adapters.get(adapter.queue) === adapter) this.adapters.delete(adapter.queue);
     };
@@ -141,6 +149,7 @@ export class Terminator {
     if (typeof job !== 'function') throw expected('job', 'a function', job);
     if (options?.maxRuntime !== undefined) milliseconds('maxRuntime', options.maxRuntime);
     if (this.closed) throw new Error('jobterm: this terminator is closed');
+    this.heartbeat?.start();
     // Only the first jobs after start wait here: pending kills must be loaded
     // before a job can be checked against them.
     if (!this.isReady) await this.ready.catch(() => undefined);
@@ -296,8 +305,23 @@ export class Terminator {
       escalated,
       durationMs: Date.now() - startedAt,
     };
+    // Every job settled: leave the fleet now, so nobody rescues a clean exit.
+    await this.heartbeat?.stop();
     this.emit('shutdown:end', report);
     return report;
+  }
+
+  /**
+   * Every live worker in the store and the jobs each one runs, from any
+   * process (docs/fleet.md): job lists are as fresh as one heartbeat, kill
+   * states are current. Needs a store that keeps presence (`postgresStore()`).
+   */
+  async fleet(options: FleetOptions = {}): Promise<FleetSnapshot> {
+    const store = this.options.store;
+    if (!isPresenceStore(store)) {
+      throw new Error('jobterm: fleet() needs a store that keeps worker presence, such as postgresStore()');
+    }
+    return store.fleet(options);
   }
 
   /** The jobs running in this process now. */
@@ -322,7 +346,22 @@ export class Terminator {
     this.disposeSignals?.();
     this.disposeSignals = undefined;
     await this.ready.catch(() => undefined);
+    await this.heartbeat?.stop();
     await this.options.store?.close();
+  }
+
+  private makeHeartbeat(): Heartbeat | undefined {
+    const { store, presence } = this.options;
+    if (presence === false || !isPresenceStore(store)) return undefined;
+    const heartbeat = new Heartbeat(store, presence, {
+      workerId: this.options.workerId,
+      logger: this.options.logger,
+      running: () => this.running(),
+      adapters: () => this.adapters.values(),
+      emit: (event, payload) => this.emit(event, payload),
+    });
+    this.events.on('escalated', ({ reason }) => heartbeat.escalated(reason));
+    return heartbeat;
   }
 
   /** What each job's run needs from this terminator; made once, shared by every job. */

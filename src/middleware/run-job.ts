@@ -3,7 +3,7 @@ import { type Deferred, makeDeferred } from '../core/deferred.js';
 import type { TerminatorEvents } from '../core/events.js';
 import { type JobRef, refKey } from '../core/job-ref.js';
 import type { Logger } from '../core/logger.js';
-import type { JobOutcome, RunningJobInfo } from '../core/outcome.js';
+import type { JobDetails, JobOutcome, RunningJobInfo } from '../core/outcome.js';
 import type { ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
 import type { RegisteredJob } from '../core/registry.js';
@@ -36,6 +36,11 @@ export interface RunOptions<T> {
   readonly hardStop?: (reason: TerminationReason) => void | Promise<void>;
   /** Interrupt the job with kind `timeout` after this many milliseconds. */
   readonly maxRuntime?: number;
+  /**
+   * What the fleet view shows about the job (task, attempt, ...). Read only
+   * at heartbeats, so a getter costs nothing on the job's path.
+   */
+  readonly details?: JobDetails;
 }
 
 /** What a job needs from the terminator that runs it. */
@@ -152,6 +157,7 @@ class RunningJob<T> implements RegisteredJob {
       startedAt: new Date(this.startedAt),
       reason: this.source.reason,
       deadline: this.source.token.deadline,
+      details: this.options.details,
     };
   }
 

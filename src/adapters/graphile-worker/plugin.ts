@@ -1,6 +1,7 @@
 import type { CompiledSharedOptions, Task, TaskList, WorkerPool, WorkerPoolOptions } from 'graphile-worker';
 import type { Logger } from '../../core/logger.js';
-import { makeGraphileWorkerAdapter } from './adapter.js';
+import { makeGraphileWorkerAdapter, type Query } from './adapter.js';
+import { workerAdapter } from './fleet.js';
 import { type JobtermGraphileOptions, resolveGraphileOptions } from './options.js';
 import { PoolLink } from './pool-link.js';
 import { graphileSql } from './sql.js';
@@ -93,11 +94,10 @@ export function makeJobtermPlugin(options: JobtermPluginOptions): GraphileConfig
           if (link.sql === undefined) {
             link.sql = graphileSql(ctx.workerSchema);
             const { withPgClient } = event;
+            const query: Query = (text, values) =>
+              withPgClient(async (client) => (await client.query(text, [...values])).rows);
             link.removeAdapter = terminator.addAdapter(
-              makeGraphileWorkerAdapter(
-                (text, values) => withPgClient(async (client) => (await client.query(text, [...values])).rows),
-                ctx.workerSchema,
-              ),
+              workerAdapter(makeGraphileWorkerAdapter(query, ctx.workerSchema), query, ctx.workerSchema, terminator),
             );
           }
           context ??= { ...resolved, sql: link.sql };

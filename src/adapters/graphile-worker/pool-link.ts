@@ -15,6 +15,18 @@ export function linkedPool(poolId: string): PoolLink | undefined {
 }
 
 /**
+ * The ids of the pools joined to `terminator` in this process, for its
+ * presence record: in graphile-worker 0.18 a job's `locked_by` is its pool's
+ * id, the id `force_unlock_workers()` takes. Long-lived pools only: a
+ * `runOnce()` pool ends by itself.
+ */
+export function poolIdsOf(terminator: Terminator): string[] {
+  const ids: string[] = [];
+  for (const link of links.values()) if (link.terminator === terminator && !link.oneTime) ids.push(link.pool.id);
+  return ids;
+}
+
+/**
  * One graphile-worker pool joined to a terminator's shutdown. When a
  * shutdown starts, the pool stops fetching (graphile's own
  * `gracefulShutdown()`, which also returns its local queue's unstarted jobs);
@@ -40,7 +52,7 @@ export class PoolLink {
 
   private constructor(
     readonly pool: WorkerPool,
-    terminator: Terminator,
+    readonly terminator: Terminator,
   ) {
     links.set(pool.id, this);
     this.removeParticipant = terminator.addShutdownParticipant({

@@ -1,6 +1,6 @@
 import type { Job, JobHelpers, Task, TaskList, WithPgClient } from 'graphile-worker';
 import { expected, JobTerminatedError } from '../../core/errors.js';
-import type { JobOutcome } from '../../core/outcome.js';
+import type { JobDetails, JobOutcome } from '../../core/outcome.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import { JobtermHelpers } from './helpers.js';
 import { type ResolvedGraphileOptions, resolveGraphileOptions, type WrapTaskListOptions } from './options.js';
@@ -83,6 +83,12 @@ class GraphileJobRun implements RunOptions<unknown>, SettleTarget {
 
   get job(): Job {
     return this.helpers.job;
+  }
+
+  /** For the fleet view; read at heartbeats only. graphile counts `attempts` when it claims a job, so it is this run's number. */
+  get details(): JobDetails {
+    const job = this.helpers.job;
+    return { task: job.task_identifier, attempt: job.attempts, queueWorkerId: this.poolId };
   }
 
   get withPgClient(): WithPgClient {

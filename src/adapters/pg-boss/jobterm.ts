@@ -7,6 +7,7 @@ import type { Terminator } from '../../core/terminator.js';
 import type { TerminationToken } from '../../core/token.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
+import { jobDetails, workerAdapter } from './fleet.js';
 import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';
 import { forwardPgBossSignals } from './signal.js';
 import { terminationOutput } from './sql.js';
@@ -106,7 +107,7 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
 
   const adapter = pgBossAdapter({ boss, schema });
   const ctx: SettleContext = { boss, schema, logger: terminator.options.logger };
-  const removeAdapter = terminator.addAdapter(adapter);
+  const removeAdapter = terminator.addAdapter(workerAdapter(adapter, boss));
   const removeParticipant = terminator.addShutdownParticipant({
     // pg-boss's own stop() fails still-active jobs, spending an attempt. So
     // jobterm stops fetching first (offWork without waiting neither fails nor
@@ -138,6 +139,7 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
       const runOptions: RunOptions<T> = {
         forward: forwarding.forJob(job),
         settle: (outcome) => settleJob(ctx, job, outcome, failures),
+        details: jobDetails(job),
         ...(maxRuntime === undefined ? {} : { maxRuntime }),
       };
       const running = terminator.run(refOf(job), fnFor(job, i), runOptions);

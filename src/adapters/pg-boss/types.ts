@@ -49,6 +49,6 @@ export interface PgBossLike {
   findJobs(name: string, options: { id: string }): Promise<Array<{ state: string }>>;
   offWork(name: string, options?: { wait?: boolean }): Promise<void>;
   stop(options?: { graceful?: boolean; timeout?: number; close?: boolean }): Promise<void>;
-  getWipData(): Array<{ name: string; state: string; options?: { perJobResults?: boolean } }>;
+  getWipData(): Array<{ id?: string; name: string; state: string; options?: { perJobResults?: boolean } }>;
   getDb(): PgBossDb;
 }

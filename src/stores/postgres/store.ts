@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { expected } from '../../core/errors.js';
+import { checkFleetOptions, type FleetOptions, type FleetSnapshot } from '../../core/fleet.js';
 import { type JobRef, validateJobRef } from '../../core/job-ref.js';
 import { MAX_REASON_LENGTH, milliseconds } from '../../core/options.js';
+import {
+  type DeadWorker,
+  type HeartbeatResult,
+  type OpenKill,
+  PRESENCE_DEFAULTS,
+  type PresenceRecord,
+  type PresenceStore,
+} from '../../core/presence.js';
 import type { ProgressStore } from '../../core/progress.js';
 import type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome } from '../../core/store.js';
 import { describeFailure } from './errors.js';
@@ -16,6 +25,7 @@ import {
 } from './options.js';
 import { PendingRequests } from './pending.js';
 import { Poller } from './poller.js';
+import * as presence from './presence.js';
 import { makeProgressStore } from './progress.js';
 import {
   deleteExpired,
@@ -51,7 +61,7 @@ export interface ListRequestsOptions {
  * a LISTEN connection per worker process with polling as the fallback.
  * Make one with `postgresStore()` and pass it to `createTerminator({ store })`.
  */
-export class PostgresStore implements KillStore {
+export class PostgresStore implements KillStore, PresenceStore {
   readonly options: ResolvedPostgresStoreOptions;
   readonly names: SchemaNames;
   private readonly pool: pg.Pool;
@@ -258,6 +268,56 @@ export class PostgresStore implements KillStore {
     this.assertOpen();
     await this.ready();
     return this.db(() => deleteExpired(this.pool, this.names));
+  }
+
+  // Presence (docs/fleet.md): the terminator's heartbeat calls these; see src/stores/postgres/presence.ts.
+
+  async heartbeat(record: PresenceRecord, secret: string): Promise<HeartbeatResult> {
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.heartbeat(this.pool, this.names, record, secret));
+  }
+
+  async deregister(instanceId: string, secret: string): Promise<void> {
+    this.assertOpen();
+    await this.ready();
+    await this.db(() => presence.deregister(this.pool, this.names, instanceId, secret));
+  }
+
+  /** Every live worker and the jobs it runs (docs/fleet.md says how fresh). Works from any process. */
+  async fleet(options: FleetOptions = {}): Promise<FleetSnapshot> {
+    const checked = checkFleetOptions(options);
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.selectFleet(this.pool, this.names, checked, PRESENCE_DEFAULTS.heartbeatInterval));
+  }
+
+  async claimDead(
+    rescuerId: string,
+    options: { lease: number; limit: number; queues?: readonly string[] },
+  ): Promise<DeadWorker[]> {
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.claimDead(this.pool, this.names, rescuerId, options.queues ?? [], options));
+  }
+
+  async completeRescue(instanceId: string, rescuerId: string): Promise<void> {
+    this.assertOpen();
+    await this.db(() => presence.completeRescue(this.pool, this.names, instanceId, rescuerId));
+  }
+
+  async openKillsFor(refs: readonly JobRef[]): Promise<OpenKill[]> {
+    this.assertOpen();
+    await this.ready();
+    return this.db(() => presence.selectOpenFor(this.pool, this.names, refs));
+  }
+
+  async markEscalated(requestId: string, workerId: string): Promise<void> {
+    checkRequestId(requestId);
+    checkName('workerId', workerId, false);
+    this.assertOpen();
+    await this.ready();
+    await this.db(() => presence.markEscalated(this.pool, this.names, requestId, workerId));
   }
 
   /** Stops listening, polling and pruning, wakes waiters with `undefined`, and ends the pool if the store made it. */

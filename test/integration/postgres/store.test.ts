@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/core/logger.js';
 import type { KillRequest } from '../../../src/core/store.js';
 import { type PostgresStore, type PostgresStoreOptions, postgresStore } from '../../../src/stores/postgres/index.js';
+import { LATEST_VERSION, MIGRATIONS } from '../../../src/stores/postgres/migrations.js';
 import { selectByIds } from '../../../src/stores/postgres/requests.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
@@ -55,23 +56,33 @@ describe('postgresStore', () => {
     it('creates the schema once, is idempotent, and is safe when several processes migrate at once', async () => {
       const racers = Array.from({ length: 4 }, () => make({ schema: 'migration_race' }));
       const results = await Promise.all(racers.map((store) => store.migrate()));
-      expect(results.filter((r) => r.applied.length > 0)).toEqual([{ from: 0, to: 2, applied: [1, 2] }]);
-      expect(results.filter((r) => r.applied.length === 0)).toHaveLength(3);
-      expect(await make({ schema: 'migration_race' }).migrate()).toEqual({ from: 2, to: 2, applied: [] });
-      expect(await db.query('SELECT version, name FROM migration_race.migrations')).toEqual([
-        { version: 1, name: 'kill requests' },
-        { version: 2, name: 'iteration progress' },
+      expect(results.filter((r) => r.applied.length > 0)).toEqual([
+        { from: 0, to: LATEST_VERSION, applied: MIGRATIONS.map((m) => m.version) },
       ]);
+      expect(results.filter((r) => r.applied.length === 0)).toHaveLength(3);
+      expect(await make({ schema: 'migration_race' }).migrate()).toEqual({
+        from: LATEST_VERSION,
+        to: LATEST_VERSION,
+        applied: [],
+      });
+      expect(await db.query('SELECT version, name FROM migration_race.migrations')).toEqual(
+        MIGRATIONS.map(({ version, name }) => ({ version, name })),
+      );
       const indexes = await db.query<{ indexname: string }>(
         `SELECT indexname FROM pg_indexes WHERE schemaname = 'migration_race' ORDER BY indexname`,
       );
       expect(indexes.map((i) => i.indexname)).toEqual([
+        'kill_requests_change_xid',
         'kill_requests_expires_at',
         'kill_requests_open_job',
         'kill_requests_pkey',
         'kill_requests_requested_at',
         'migrations_pkey',
         'progress_pkey',
+        'worker_queue_ids_instance',
+        'worker_queue_ids_pkey',
+        'workers_last_seen_at',
+        'workers_pkey',
       ]);
     });
 
