@@ -10,6 +10,7 @@ export {
 } from './auth.js';
 export type { JobFilter } from './filters.js';
 export { createDashboard, type DashboardHandler } from './handler.js';
+export { type LocalTerminator, localFleet } from './local-fleet.js';
 export { openApiDocument } from './openapi.js';
 export {
   DASHBOARD_DEFAULTS,
@@ -19,4 +20,3 @@ export {
   type HistoryRequest,
   type RequestHistory,
 } from './options.js';
-export { type LocalTerminator, localFleet } from './local-fleet.js';

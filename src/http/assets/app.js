@@ -256,7 +256,17 @@
   }
 
   function renderJobs(workers) {
-    const running = workers.flatMap((worker) => worker.jobs);
+    // A worker's job list is as fresh as its last heartbeat, the request history is current: a job whose kill
+    // has resolved since it started has ended, whatever a heartbeat still says.
+    const resolved = new Map();
+    for (const request of state.requests) {
+      if (request.resolvedAt !== null && !resolved.has(keyOf(request.job))) resolved.set(keyOf(request.job), request);
+    }
+    const over = (job) => {
+      const request = resolved.get(keyOf(job.ref));
+      return request !== undefined && new Date(request.resolvedAt) >= new Date(job.startedAt);
+    };
+    const running = workers.flatMap((worker) => worker.jobs).filter((job) => !over(job));
     const now = Date.now();
     const seen = new Set(running.map((job) => keyOf(job.ref)));
     // A job that was on the page and is gone has ended: keep it, marked, for a while.
