@@ -114,7 +114,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   if (requests !== undefined && typeof requests.listRequests !== 'function') {
     throw expected('requests', 'an object with listRequests(), such as postgresStore()', requests);
   }
-  const fleet = options.fleet ?? (typeof terminator.fleet === 'function' ? (terminator as FleetSource) : undefined);
+  const fleet = options.fleet ?? fleetOf(terminator);
   if (fleet !== undefined && typeof fleet.fleet !== 'function') {
     throw expected('fleet', 'an object with fleet(), such as a Terminator', fleet);
   }
@@ -166,4 +166,12 @@ function historyOf(terminator: DashboardTerminator): RequestHistory | undefined 
   return typeof (store as RequestHistory | undefined)?.listRequests === 'function'
     ? (store as RequestHistory)
     : undefined;
+}
+
+/** The terminator itself, when its store keeps presence (otherwise its fleet() would only throw). */
+function fleetOf(terminator: DashboardTerminator): FleetSource | undefined {
+  if (typeof terminator.fleet !== 'function') return undefined;
+  const store = (terminator as { options?: { store?: unknown } }).options?.store;
+  if (store !== undefined && typeof (store as Partial<FleetSource>).fleet !== 'function') return undefined;
+  return terminator as FleetSource;
 }

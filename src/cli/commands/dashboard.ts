@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { QueueAdapter } from '../../core/adapter.js';
 import { createTerminator } from '../../core/terminator.js';
-import type { DashboardTokens } from '../../http/auth.js';
-import { generateSecret } from '../../http/auth.js';
+import { Credentials, type DashboardTokens, generateSecret } from '../../http/auth.js';
 import { createDashboard } from '../../http/handler.js';
 import { APPLICATION_NAME } from '../../stores/postgres/store.js';
 import {
@@ -72,6 +71,8 @@ ${DATABASE_HELP}`,
         ...(generated !== undefined ? { admin: `admin:${generated}` } : admin.length > 0 ? { admin } : {}),
         ...(read.length > 0 ? { read } : {}),
       };
+      // Checked before a connection is opened: a weak token is a usage error, and nothing listens.
+      new Credentials(tokens);
       const basePath = values['base-path'] ?? '';
       const connectionString = databaseUrl(values, io.env);
       const logger = cliLogger(io.env);
@@ -91,7 +92,6 @@ ${DATABASE_HELP}`,
           if (adapter !== undefined) adapters.push(adapter);
         }
         const terminator = createTerminator({ store, logger, adapters, workerId: `dashboard@${host}:${port}` });
-        // Checked before the port is taken, so a bad token is a usage error.
         const handler = createDashboard({
           terminator,
           requests: store,
