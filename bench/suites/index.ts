@@ -1,4 +1,5 @@
 import type { BenchSuite } from '../lib/types.js';
+import { dashboardSuite } from './dashboard.js';
 import { escalationSuite } from './escalation.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
 import { iterateSuite } from './iterate.js';
@@ -14,4 +15,5 @@ export const suites: BenchSuite[] = [
   killDelivery,
   pgBossSuite,
   graphileWorkerSuite,
+  dashboardSuite,
 ];
