@@ -36,6 +36,7 @@ export type {
   NewKillRequest,
   RequestOutcome,
   RequestStatus,
+  WithdrawStatus,
 } from './core/store.js';
 export {
   createTerminator,

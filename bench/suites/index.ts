@@ -1,6 +1,7 @@
 import type { BenchSuite } from '../lib/types.js';
 import { dashboardSuite } from './dashboard.js';
 import { escalationSuite } from './escalation.js';
+import { fleetSuite } from './fleet.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
 import { iterateSuite } from './iterate.js';
 import { iterateShutdownSuite } from './iterate-shutdown.js';
@@ -15,5 +16,6 @@ export const suites: BenchSuite[] = [
   killDelivery,
   pgBossSuite,
   graphileWorkerSuite,
+  fleetSuite,
   dashboardSuite,
 ];

@@ -46,7 +46,7 @@ export const DATABASE_HELP = `  --database-url <url>  PostgreSQL connection stri
 /** parseArgs, strict, with its long messages cut to one line. */
 export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: attachNegativeValues(args, options), options, allowPositionals: true, strict: true });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const unknown = /Unknown option '([^']+)'/.exec(message);
@@ -56,6 +56,28 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: s
       throw new UsageError(`option '${missing[1]?.replace(/^-\w, /, '').replace(/ <value>$/, '')}' needs a value`);
     throw new UsageError(message.split('\n')[0] ?? message);
   }
+}
+
+/**
+ * `--timeout -5`: node's parseArgs refuses a value that starts with a dash as
+ * "ambiguous". A negative number after an option that takes a value is that
+ * value, so it is attached (`--timeout=-5`) and the option's own check then
+ * says what is wrong with it.
+ */
+function attachNegativeValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 export function databaseUrl(values: { 'database-url'?: string | undefined }, env: NodeJS.ProcessEnv): string {

@@ -7,6 +7,9 @@ export type RequestOutcome = 'terminated' | 'already_finished' | 'not_found';
 
 export type RequestStatus = 'pending' | 'delivered' | 'resolved';
 
+/** What `withdraw()` did: `withdrawn`, or why not (the request's state, `expired`, or `not_found`). */
+export type WithdrawStatus = 'withdrawn' | 'delivered' | 'resolved' | 'expired' | 'not_found';
+
 /** A durable request to kill one job. Its `reason.kind` is always `kill`. */
 export interface KillRequest {
   readonly id: string;
@@ -37,6 +40,11 @@ export interface KillStoreListener {
   onRequest(request: KillRequest): void;
   /** A delivery problem (lost connection, failed poll). The store keeps trying. */
   onError?(error: unknown): void;
+  /**
+   * The jobs running in this process: a store that does not hold every open
+   * request in memory (above its bound) reads theirs after a full reload.
+   */
+  runningRefs?(): JobRef[];
 }
 
 /**
@@ -54,6 +62,12 @@ export interface KillStore {
    * every job start, so it must not touch the database.
    */
   pendingFor(ref: JobRef): KillRequest | undefined;
+  /**
+   * Called at a job's start, before `pendingFor`: a store that holds too many
+   * open requests to keep in memory reads the job's own here (one round
+   * trip). Undefined, with no promise made, when memory answers.
+   */
+  prepareStart?(ref: JobRef): Promise<void> | undefined;
   /** Stores a request, then announces it. A job that already has a pending request gets that one back. */
   request(input: NewKillRequest): Promise<{ request: KillRequest; created: boolean }>;
   /** Records that a worker fired the job's token. */
@@ -69,6 +83,12 @@ export interface KillStore {
     requestId: string,
     options: { timeout: number; signal?: AbortSignal },
   ): Promise<RequestOutcome | undefined>;
+  /**
+   * Takes back a request no worker has applied yet: it is never applied and
+   * is pruned like an expired one. Answers what happened; a request already
+   * delivered or resolved is left alone (it has reached its job).
+   */
+  withdraw?(requestId: string, withdrawnBy: string | undefined): Promise<WithdrawStatus>;
   /** Stops listening and polling; releases connections the store opened itself. Safe to call twice. */
   close(): Promise<void>;
 }

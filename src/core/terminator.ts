@@ -22,7 +22,7 @@ import { makeReason, type TerminationReason } from './reason.js';
 import { Registry } from './registry.js';
 import type { ShutdownReport } from './shutdown-report.js';
 import { installSignalHandlers } from './signals.js';
-import type { KillRequest, KillStore, RequestOutcome } from './store.js';
+import type { KillRequest, KillStore, RequestOutcome, WithdrawStatus } from './store.js';
 import type { TerminationToken } from './token.js';
 
 export interface TerminateOptions {
@@ -102,6 +102,7 @@ export class Terminator {
         : store.open({
             onRequest: (request) => this.deliver(request),
             onError: (error) => this.emit('error', { error, during: 'store' }),
+            runningRefs: () => this.registry.all().map((job) => job.ref),
           });
     this.ready.then(
       () => {
@@ -153,6 +154,9 @@ export class Terminator {
     // Only the first jobs after start wait here: pending kills must be loaded
     // before a job can be checked against them.
     if (!this.isReady) await this.ready.catch(() => undefined);
+    // Above the store's bound on open requests held in memory: one read at start (docs/fleet.md).
+    const checking = this.options.store?.prepareStart?.(checked);
+    if (checking !== undefined) await checking;
     return runJob(this.host, checked, job, options);
   }
 
@@ -309,6 +313,17 @@ export class Terminator {
     await this.heartbeat?.stop();
     this.emit('shutdown:end', report);
     return report;
+  }
+
+  /**
+   * Takes back a kill request that no worker has applied yet (the CLI's
+   * `jobterm withdraw`): answers `withdrawn`, or the request's state when it
+   * already reached its job. A `terminate({ wait })` on it then times out.
+   */
+  async withdraw(requestId: string, options: { withdrawnBy?: string } = {}): Promise<WithdrawStatus> {
+    const store = this.options.store;
+    if (store?.withdraw === undefined) throw new Error('jobterm: withdraw() needs a store, such as postgresStore()');
+    return store.withdraw(requestId, options.withdrawnBy);
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   UsageError,
 } from '../common.js';
 import { adapterFor } from '../queues.js';
+import { parseRefString } from '../ref-string.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
@@ -32,6 +33,7 @@ export const terminateCommand: Command = {
   name: 'terminate',
   summary: 'terminate one job, wherever it runs or before it starts',
   help: `Usage: jobterm terminate <queue> <job-id> [options]
+       jobterm terminate <job> [options]
 
 Stores a kill request for the job and announces it to every worker. The
 worker running the job fires its termination token; if none runs it yet, it
@@ -39,6 +41,7 @@ is stopped when a worker starts it. The request lasts 7 days.
 
   <queue>               the queue system: graphile-worker, pg-boss, or your own
   <job-id>              the job's id in that queue
+  <job>                 a job as 'jobterm jobs' prints it: queue#id or queue/name#id
 
 Options:
   --name <queue name>   the queue within the system, where ids are per queue (pg-boss)
@@ -58,14 +61,25 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
         io.stdout(terminateCommand.help);
         return EXIT.ok;
       }
-      if (positionals.length !== 2) {
+      if (positionals.length !== 2 && positionals.length !== 1) {
         throw new UsageError(
-          `expected <queue> <job-id>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`,
+          `expected <queue> <job-id> or a <job> as 'jobterm jobs' prints it, got ${positionals.length} arguments`,
         );
+      }
+      // One argument: the JOB column of `jobterm jobs` (queue#id, queue/name#id).
+      if (positionals.length === 1 && values.name !== undefined) {
+        throw new UsageError("--name goes with <queue> <job-id>; a job from 'jobterm jobs' already names its queue");
       }
       const [queue, id] = positionals as [string, string];
       // Everything is checked before a connection is opened, so bad input writes nothing.
-      const ref = validateJobRef(values.name === undefined ? { queue, id } : { queue, id, name: values.name }, 'job');
+      const ref = validateJobRef(
+        positionals.length === 1
+          ? parseRefString(queue)
+          : values.name === undefined
+            ? { queue, id }
+            : { queue, id, name: values.name },
+        'job',
+      );
       const reason = reasonMessage('reason', values.reason, 'terminated from the jobterm CLI');
       const wait = values.wait ?? false;
       if (values.timeout !== undefined && !wait) throw new UsageError('--timeout applies only with --wait');

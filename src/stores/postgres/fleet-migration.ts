@@ -35,7 +35,10 @@ export const FLEET_MIGRATION: Migration = {
         ADD COLUMN escalated_at timestamptz,
         ADD COLUMN escalated_by text,
         -- The transaction that last wrote the row: workers poll what changed since a watermark (incremental.ts).
-        ADD COLUMN change_xid xid8;
+        ADD COLUMN change_xid xid8,
+        -- withdraw(): the requester took it back before any worker applied it (it is then expired, never applied).
+        ADD COLUMN withdrawn_at timestamptz,
+        ADD COLUMN withdrawn_by text;
       CREATE INDEX kill_requests_change_xid ON ${t} (change_xid);
 
       CREATE FUNCTION ${f.trackChange}() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -59,6 +62,23 @@ export const FLEET_MIGRATION: Migration = {
       CREATE FUNCTION ${f.markEscalated}(p_id uuid, p_worker text) RETURNS void LANGUAGE sql ${definer} AS $fn$
         UPDATE ${t} SET escalated_at = now(), escalated_by = p_worker
         WHERE id = p_id AND escalated_at IS NULL;
+      $fn$;
+
+      -- Withdraws a request no worker has applied yet: it expires now, so no worker applies it, and the NOTIFY on
+      -- the resolved channel makes every worker drop it from memory. A delivered or resolved one is left alone.
+      CREATE FUNCTION ${f.withdraw}(p_id uuid, p_by text) RETURNS text LANGUAGE plpgsql ${definer} AS $fn$
+      DECLARE
+        v_status text;
+        v_expired boolean;
+      BEGIN
+        SELECT status, expires_at <= now() INTO v_status, v_expired FROM ${t} WHERE id = p_id FOR UPDATE;
+        IF NOT FOUND THEN RETURN 'not_found'; END IF;
+        IF v_status <> 'pending' THEN RETURN v_status; END IF;
+        IF v_expired THEN RETURN 'expired'; END IF;
+        UPDATE ${t} SET expires_at = now(), withdrawn_at = now(), withdrawn_by = p_by WHERE id = p_id;
+        PERFORM pg_notify(${literal(names.resolvedChannel)}, p_id::text);
+        RETURN 'withdrawn';
+      END
       $fn$;
 
       CREATE TABLE ${f.workers} (
@@ -191,7 +211,11 @@ export const FLEET_MIGRATION: Migration = {
       REVOKE ALL ON ${f.workers}, ${f.workerQueueIds}, ${f.fleetView} FROM PUBLIC;
       REVOKE EXECUTE ON FUNCTION ${f.heartbeat}(uuid, text, jsonb), ${f.deregister}(uuid, text),
         ${f.claimDead}(text, text[], integer, integer), ${f.completeRescue}(uuid, text),
-        ${f.markEscalated}(uuid, text) FROM PUBLIC;
+        ${f.markEscalated}(uuid, text), ${f.withdraw}(uuid, text) FROM PUBLIC;
     `;
   },
 };
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}

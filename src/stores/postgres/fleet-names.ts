@@ -13,6 +13,7 @@ export interface FleetNames {
   readonly claimDead: string;
   readonly completeRescue: string;
   readonly markEscalated: string;
+  readonly withdraw: string;
   readonly trackChange: string;
 }
 
@@ -27,6 +28,7 @@ export function fleetNames(names: SchemaNames): FleetNames {
     claimDead: q('presence_claim_dead'),
     completeRescue: q('presence_complete_rescue'),
     markEscalated: q('kill_request_escalated'),
+    withdraw: q('kill_request_withdraw'),
     trackChange: q('kill_requests_track_change'),
   };
 }

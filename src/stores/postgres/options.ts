@@ -34,6 +34,20 @@ export interface PostgresStoreOptions {
    * LISTEN is down. Also how often a waiting `terminate()` re-checks. @default 1_000
    */
   pollInterval?: number;
+  /**
+   * Poll only the requests written since the last read (a watermark on
+   * migration 4's `change_xid`), with a full reload at start and after every
+   * reconnect. Off: every poll reloads every open request, as before
+   * (cost: workers x open requests per interval). @default true
+   */
+  incrementalPoll?: boolean;
+  /**
+   * Most open requests a worker holds in memory. Above it, a worker keeps
+   * only those of its running jobs, and each job start reads its own from the
+   * store (one indexed query) instead: memory stays bounded and no request
+   * is dropped. `Infinity` for no bound. @default 10_000
+   */
+  maxOpenInMemory?: number;
   /** How long a request stays in force, in ms; after that no worker applies it and `prune()` deletes it. @default 7 days */
   requestTtl?: number;
   /**
@@ -59,6 +73,8 @@ export interface ResolvedPostgresStoreOptions {
   readonly migrate: boolean;
   readonly receiveRequests: boolean;
   readonly pollInterval: number;
+  readonly incrementalPoll: boolean;
+  readonly maxOpenInMemory: number;
   readonly requestTtl: number;
   readonly pruneInterval: number | false;
   readonly reconnectDelay: number;
@@ -74,6 +90,8 @@ export const POSTGRES_STORE_DEFAULTS = Object.freeze({
   migrate: true,
   receiveRequests: true,
   pollInterval: 1_000,
+  incrementalPoll: true,
+  maxOpenInMemory: 10_000,
   requestTtl: 7 * DAY,
   pruneInterval: false as const,
   reconnectDelay: 100,
@@ -93,6 +111,8 @@ const KNOWN: readonly string[] = [
   'migrate',
   'receiveRequests',
   'pollInterval',
+  'incrementalPoll',
+  'maxOpenInMemory',
   'requestTtl',
   'pruneInterval',
   'reconnectDelay',
@@ -130,6 +150,14 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
   const migrate = boolean('migrate', given.migrate ?? POSTGRES_STORE_DEFAULTS.migrate);
   const receiveRequests = boolean('receiveRequests', given.receiveRequests ?? POSTGRES_STORE_DEFAULTS.receiveRequests);
   const pollInterval = positive('pollInterval', given.pollInterval ?? POSTGRES_STORE_DEFAULTS.pollInterval);
+  const incrementalPoll = boolean('incrementalPoll', given.incrementalPoll ?? POSTGRES_STORE_DEFAULTS.incrementalPoll);
+  const maxOpenInMemory = given.maxOpenInMemory ?? POSTGRES_STORE_DEFAULTS.maxOpenInMemory;
+  if (
+    typeof maxOpenInMemory !== 'number' ||
+    !(maxOpenInMemory === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxOpenInMemory) && maxOpenInMemory >= 0))
+  ) {
+    throw expected('maxOpenInMemory', 'a non-negative integer or Infinity', maxOpenInMemory);
+  }
   const requestTtl = given.requestTtl ?? POSTGRES_STORE_DEFAULTS.requestTtl;
   if (typeof requestTtl !== 'number' || !Number.isFinite(requestTtl) || requestTtl <= 0 || requestTtl > MAX_TTL) {
     throw expected('requestTtl', 'a positive number of milliseconds, at most ten years', requestTtl);
@@ -159,6 +187,8 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
     migrate,
     receiveRequests,
     pollInterval,
+    incrementalPoll,
+    maxOpenInMemory,
     requestTtl,
     pruneInterval,
     reconnectDelay,

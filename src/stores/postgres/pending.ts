@@ -15,11 +15,15 @@ import type { KillRequest } from '../../core/store.js';
  * once a full read that started after it completes, because that read's
  * snapshot already shows the request resolved.
  */
+const TOMBSTONE_TTL = 60_000;
+
 export class PendingRequests {
   private generation = 0;
   private readonly byJob = new Map<string, { request: KillRequest; generation: number }>();
   private readonly byId = new Map<string, string>();
   private readonly tombstones = new Map<string, number>();
+  /** (time, generation) pairs, oldest first, for forgetOldTombstones(). */
+  private readonly marks: Array<{ at: number; generation: number }> = [];
 
   /** The open request for a job, if any and not expired. */
   get(ref: JobRef): KillRequest | undefined {
@@ -102,7 +106,21 @@ export class PendingRequests {
     return fresh;
   }
 
+  /**
+   * Incremental polls never run `applyAll`, which is what forgets
+   * tombstones: forget those older than a minute instead, far longer than
+   * any read in flight can take to land (the connection timeout is 10 s).
+   */
+  forgetOldTombstones(now = Date.now()): void {
+    while (this.marks.length > 0 && this.marks[0]!.at <= now - TOMBSTONE_TTL) {
+      const { generation } = this.marks.shift()!;
+      for (const [id, at] of [...this.tombstones]) if (at <= generation) this.tombstones.delete(id);
+    }
+    if (this.tombstones.size > 0) this.marks.push({ at: now, generation: this.generation });
+  }
+
   clear(): void {
+    this.marks.length = 0;
     this.byJob.clear();
     this.byId.clear();
     this.tombstones.clear();

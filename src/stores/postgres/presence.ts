@@ -10,6 +10,7 @@ import type { JobRef } from '../../core/job-ref.js';
 import type { DeadWorker, OpenKill, PresenceJob, PresenceRecord } from '../../core/presence.js';
 import type { JsonValue } from '../../core/progress.js';
 import { makeReason, type TerminationKind } from '../../core/reason.js';
+import type { WithdrawStatus } from '../../core/store.js';
 import { fleetNames } from './fleet-names.js';
 import type { Queryable } from './requests.js';
 import type { SchemaNames } from './schema.js';
@@ -136,6 +137,19 @@ export async function completeRescue(
 
 export async function markEscalated(db: Queryable, names: SchemaNames, requestId: string, workerId: string) {
   await db.query(`SELECT ${fleetNames(names).markEscalated}($1::uuid, $2::text)`, [requestId, workerId]);
+}
+
+export async function withdraw(
+  db: Queryable,
+  names: SchemaNames,
+  requestId: string,
+  withdrawnBy: string | undefined,
+): Promise<WithdrawStatus> {
+  const { rows } = await db.query<{ status: WithdrawStatus }>(
+    `SELECT ${fleetNames(names).withdraw}($1::uuid, $2::text) AS status`,
+    [requestId, withdrawnBy ?? null],
+  );
+  return rows[0]!.status;
 }
 
 interface WorkerRow {

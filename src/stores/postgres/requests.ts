@@ -21,7 +21,7 @@ export interface StoredKillRequest extends KillRequest {
   readonly expired: boolean;
 }
 
-interface Row {
+export interface Row {
   id: string;
   queue: string;
   queue_name: string;
@@ -39,11 +39,11 @@ interface Row {
   expired: boolean;
 }
 
-const COLUMNS = `id, queue, queue_name, job_id, reason_message, requested_by, requested_at, expires_at, status,
+export const COLUMNS = `id, queue, queue_name, job_id, reason_message, requested_by, requested_at, expires_at, status,
   delivered_by, delivered_at, outcome, resolved_by, resolved_at, (status <> 'resolved' AND expires_at <= now()) AS expired`;
 
 /** Unresolved and not expired: what workers apply. Implies the predicate of the partial index `kill_requests_open_job`. */
-const OPEN = `status <> 'resolved' AND expires_at > now()`;
+export const OPEN = `status <> 'resolved' AND expires_at > now()`;
 
 /**
  * Stores a request and announces it. The usual case is one statement (one
@@ -222,7 +222,7 @@ export async function deleteExpired(db: Queryable, names: SchemaNames, batch = 1
   }
 }
 
-function fromRow(row: Row): StoredKillRequest {
+export function fromRow(row: Row): StoredKillRequest {
   const ref: JobRef =
     row.queue_name === ''
       ? { queue: row.queue, id: row.job_id }

@@ -13,8 +13,23 @@ import {
   type PresenceStore,
 } from '../../core/presence.js';
 import type { ProgressStore } from '../../core/progress.js';
-import type { KillRequest, KillStore, KillStoreListener, NewKillRequest, RequestOutcome } from '../../core/store.js';
+import type {
+  KillRequest,
+  KillStore,
+  KillStoreListener,
+  NewKillRequest,
+  RequestOutcome,
+  WithdrawStatus,
+} from '../../core/store.js';
 import { describeFailure } from './errors.js';
+import {
+  currentWatermark,
+  selectChangedIds,
+  selectOpenForJob,
+  selectOpenForJobs,
+  selectOpenUpTo,
+  type Watermark,
+} from './incremental.js';
 import { Listener } from './listener.js';
 import { type MigrationResult, migrate } from './migrate.js';
 import {
@@ -41,6 +56,9 @@ import {
 import { type SchemaNames, schemaNames } from './schema.js';
 
 const OUTCOMES = new Set<RequestOutcome>(['terminated', 'already_finished', 'not_found']);
+
+/** Changed requests one incremental poll reads at most; more than that, and a full read is cheaper. */
+const POLL_BATCH = 1_000;
 
 /** Longest `requestedBy` and worker id, as the terminator accepts them. */
 const MAX_NAME_LENGTH = 200;
@@ -78,6 +96,10 @@ export class PostgresStore implements KillStore, PresenceStore {
   private batch: { requests: Set<string>; resolved: Set<string> } | undefined;
   private failing = { poll: false, waits: false };
   private closing: Promise<void> | undefined;
+  /** Where the next incremental poll reads from; unset until a full read (start, reconnect). */
+  private watermark: Watermark | undefined;
+  /** More open requests than `maxOpenInMemory`: jobs check the store at start. */
+  private overflow = false;
   /** iterate()'s cursors, in the same schema; the terminator uses it by default. */
   readonly progress: ProgressStore;
 
@@ -111,7 +133,7 @@ export class PostgresStore implements KillStore, PresenceStore {
     });
     this.poller = new Poller(
       this.options.pollInterval,
-      () => this.watch('poll', () => this.syncAll()),
+      () => this.watch('poll', () => this.poll()),
       (error) => this.report(error),
     );
     this.waitPoller = new Poller(
@@ -270,6 +292,16 @@ export class PostgresStore implements KillStore, PresenceStore {
     return this.db(() => deleteExpired(this.pool, this.names));
   }
 
+  async withdraw(requestId: string, withdrawnBy?: string): Promise<WithdrawStatus> {
+    checkRequestId(requestId);
+    checkName('withdrawnBy', withdrawnBy, true);
+    this.assertOpen();
+    await this.ready();
+    const status = await this.db(() => presence.withdraw(this.pool, this.names, requestId, withdrawnBy));
+    if (status === 'withdrawn') this.pending.remove(requestId);
+    return status;
+  }
+
   // Presence (docs/fleet.md): the terminator's heartbeat calls these; see src/stores/postgres/presence.ts.
 
   async heartbeat(record: PresenceRecord, secret: string): Promise<HeartbeatResult> {
@@ -379,14 +411,83 @@ export class PostgresStore implements KillStore, PresenceStore {
     if (this.waiters.size > 0) await this.checkWaiters([...this.waiters.keys()]);
   }
 
-  /** The full read: start, poll, resync. Announces only requests this process did not know. */
+  /**
+   * The full read: start, resync after a reconnect, and every poll when
+   * `incrementalPoll` is off. Announces only requests this process did not
+   * know. Above `maxOpenInMemory` open requests it keeps only those of the
+   * jobs running here, and jobs check the store at their start instead
+   * (`prepareStart`).
+   */
   private async syncAll(): Promise<void> {
     if (!this.isReceiving()) return;
     await this.ready();
     const generation = this.pending.beginRead();
-    const open = await this.db(() => selectOpen(this.pool, this.names));
+    // Taken before the read, so the read's snapshot is newer: the next poll misses nothing.
+    const watermark = this.options.incrementalPoll ? await this.db(() => currentWatermark(this.pool)) : undefined;
+    const bound = this.options.maxOpenInMemory;
+    let open = await this.db(() =>
+      this.options.maxOpenInMemory === Number.POSITIVE_INFINITY
+        ? selectOpen(this.pool, this.names)
+        : selectOpenUpTo(this.pool, this.names, bound + 1),
+    );
     if (!this.isReceiving()) return;
+    const overflow = open.length > bound;
+    if (overflow !== this.overflow) {
+      this.options.logger.info(
+        overflow
+          ? 'more open kill requests than maxOpenInMemory: jobs now check the store at their start'
+          : 'open kill requests back under maxOpenInMemory: held in memory again',
+        { maxOpenInMemory: bound },
+      );
+    }
+    this.overflow = overflow;
+    if (overflow) {
+      const running = this.receiver?.runningRefs?.() ?? [];
+      open = running.length === 0 ? [] : await this.db(() => selectOpenForJobs(this.pool, this.names, running));
+      if (!this.isReceiving()) return;
+    }
     for (const request of this.pending.applyAll(generation, open)) this.announce(request);
+    this.watermark = watermark;
+  }
+
+  /** One poll: what changed since the watermark, or the full read when there is none yet (or too much changed). */
+  private async poll(): Promise<void> {
+    if (!this.isReceiving()) return;
+    const since = this.watermark;
+    if (!this.options.incrementalPoll || since === undefined) return this.syncAll();
+    const generation = this.pending.beginRead();
+    const changed = await this.db(() => selectChangedIds(this.pool, this.names, since, POLL_BATCH));
+    if (changed.more) return this.syncAll();
+    if (changed.ids.length > 0) {
+      const rows = await this.db(() => selectByIds(this.pool, this.names, changed.ids));
+      if (!this.isReceiving()) return;
+      const open = rows.filter((row) => row.status !== 'resolved' && !row.expired);
+      const known = new Set(open.filter((row) => this.pending.has(row.id)).map((row) => row.id));
+      for (const request of this.pending.applySome(generation, changed.ids, open)) {
+        if (!known.has(request.id)) this.announce(request);
+      }
+      for (const row of rows) if (row.outcome !== undefined) this.settleWaiters(row.id, row.outcome);
+    }
+    // Only if no full read replaced it meanwhile.
+    if (this.watermark === since) this.watermark = changed.next;
+    this.pending.forgetOldTombstones();
+  }
+
+  /**
+   * Above `maxOpenInMemory`, a job's open request is read at its start; under
+   * it, undefined (no promise): memory answers. A request stored after this
+   * read reaches the job by NOTIFY or poll once it is registered, or lands in
+   * memory before `pendingFor` is asked.
+   */
+  prepareStart(ref: JobRef): Promise<void> | undefined {
+    if (!this.overflow || !this.isReceiving()) return undefined;
+    return this.lookUpAtStart(ref);
+  }
+
+  private async lookUpAtStart(ref: JobRef): Promise<void> {
+    const generation = this.pending.beginRead();
+    const request = await this.db(() => selectOpenForJob(this.pool, this.names, ref));
+    if (request !== undefined && this.isReceiving()) this.pending.applySome(generation, [request.id], [request]);
   }
 
   private onNotification(channel: string, payload: string): void {
