@@ -319,9 +319,13 @@
         actions.append(button);
       }
       const terminating = t.state !== 'none';
-      const text = terminating ? 'Hard stop…' : 'Terminate…';
+      // A hard stop (force) reaches only jobs this dashboard's own process runs; elsewhere the worker escalates
+      // at its killTimeout by itself.
+      const canForce = terminating && job.workerId === state.session.workerId;
+      const text = canForce ? 'Hard stop…' : terminating ? 'Terminating' : 'Terminate…';
       if (button.textContent !== text) button.textContent = text;
-      button.disabled = ended;
+      button.disabled = ended || (terminating && !canForce);
+      button.title = terminating && !canForce ? 'Its worker hard-stops it at its killTimeout' : '';
       button.setAttribute('aria-label', `${text.replace('…', '')} ${label(job.ref)}`);
     });
   }
