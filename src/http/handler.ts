@@ -34,7 +34,14 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
   const logger = (options.terminator as { options?: { logger?: { error(m: string, meta?: object): void } } }).options
     ?.logger;
 
-  async function route(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
+  /** `mount` is the path the browser sees the dashboard under (the session cookie is scoped to it). */
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    url: URL,
+    mount: string,
+  ): Promise<void> {
     const method = req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
 
@@ -57,13 +64,13 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     }
     if (path === '/login') {
       if (method !== 'POST') throw methodNotAllowed('POST');
-      await login(req, res);
+      await login(req, res, mount);
       return;
     }
     if (path === '/logout') {
       if (method !== 'POST') throw methodNotAllowed('POST');
       if (!sameOrigin(req)) throw new HttpError(403, 'Cross-site request refused');
-      sendJson(res, 200, { signedOut: true }, { 'set-cookie': cookie(req, '', 0) });
+      sendJson(res, 200, { signedOut: true }, { 'set-cookie': cookie(req, mount, '', 0) });
       return;
     }
     if (path === '/api/openapi.json') {
@@ -100,7 +107,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     return readJsonObject(req);
   }
 
-  async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function login(req: IncomingMessage, res: ServerResponse, mount: string): Promise<void> {
     // A forged sign-in would put the victim in the attacker's session.
     if (!sameOrigin(req)) throw new HttpError(403, 'Cross-site sign-in refused');
     const wantsJson = /application\/json/.test(String(req.headers.accept ?? ''));
@@ -114,7 +121,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
       return;
     }
     const session = resolved.credentials.sessionFor(user, resolved.sessionTtl);
-    const setCookie = cookie(req, session, resolved.sessionTtl);
+    const setCookie = cookie(req, mount, session, resolved.sessionTtl);
     if (wantsJson) {
       sendJson(res, 200, { user }, { 'set-cookie': setCookie });
       return;
@@ -124,8 +131,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
   }
 
   /** The session cookie, scoped to the path the browser sees the dashboard under. */
-  function cookie(req: IncomingMessage, value: string, ttl: number): string {
-    const mount = (req as { dashboardMount?: string }).dashboardMount ?? '';
+  function cookie(req: IncomingMessage, mount: string, value: string, ttl: number): string {
     const secure =
       (req.socket as { encrypted?: boolean }).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
     return [
@@ -150,14 +156,13 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     // The path the browser sees: a framework that strips its mount path keeps the full one in originalUrl.
     const original = new URL((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/', 'http://x').pathname;
     const mount = original.slice(0, original.length - (path === '' ? 0 : path.length)).replace(/\/$/, '');
-    (req as { dashboardMount?: string }).dashboardMount = mount;
     // The page uses relative links: it must be served with its trailing slash.
     if ((path === '' || path === '/') && !original.endsWith('/')) {
       res.writeHead(308, { location: `${original}/${url.search}` });
       res.end();
       return;
     }
-    route(req, res, path === '' ? '/' : path, url).catch((error: unknown) => {
+    route(req, res, path === '' ? '/' : path, url, mount).catch((error: unknown) => {
       const http = isHttpError(error) ? error : badInput(error);
       if (http !== undefined) {
         if (!res.headersSent) sendError(res, http, http.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
