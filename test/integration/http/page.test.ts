@@ -3,7 +3,7 @@
 // real PostgreSQL: a running job appears, is terminated with a reason from the
 // page, shows as ended, and its queue row is ended for good. Read-only users
 // get no button and a 403; no token, a 401 and the sign-in form.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,9 @@ afterAll(async () => {
   await browser?.close();
   await harness?.close();
   await db?.drop();
+  // The screenshots are for looking at a failure: JOBTERM_KEEP_SCREENSHOTS=1 keeps them.
+  if (process.env.JOBTERM_KEEP_SCREENSHOTS === '1') process.stderr.write(`page screenshots in ${shots}\n`);
+  else if (shots !== undefined) await rm(shots, { recursive: true, force: true });
 });
 
 async function signIn(user: Browser, token: string) {
@@ -69,6 +72,28 @@ describe.each(['graphile-worker', 'pg-boss'] as const)('the page against %s', (q
     expect(cells.slice(2, 6)).toEqual(['alice', 'customer asked, ticket 42', 'resolved', 'terminated']);
 
     expect(await harness.endedForGood(queue, id, 'customer asked, ticket 42')).toBe(true);
+    await page.close();
+  });
+});
+
+describe('termination states on the page', () => {
+  it('a job that ignores its token: signalled, then ended once its worker escalates at killTimeout', async () => {
+    const id = await harness.addJob('graphile-worker', { stubborn: true, ms: 60_000 });
+    const page = await signIn(browser, ADMIN);
+    const state = page
+      .locator('#jobs-table tbody tr', { hasText: `graphile-worker#${id}` })
+      .locator('td')
+      .nth(6);
+    await expect.poll(() => state.textContent(), { timeout: 20_000 }).toBe('running');
+    // From another process (the CLI, an API): the page sees it through the fleet.
+    await harness.terminator.terminate({ queue: 'graphile-worker', id }, { reason: 'runaway', requestedBy: 'ops' });
+    await expect.poll(() => state.textContent(), { timeout: 10_000 }).toBe('signalled');
+    // Another worker's job: no hard stop from here, the worker escalates by itself (killTimeout 5 s in worker.ts).
+    const button = page.locator('#jobs-table tbody tr', { hasText: `graphile-worker#${id}` }).getByRole('button');
+    expect(await button.textContent()).toBe('Terminating');
+    expect(await button.isDisabled()).toBe(true);
+    await expect.poll(() => state.textContent(), { timeout: 20_000 }).toBe('ended');
+    expect(await harness.endedForGood('graphile-worker', id, 'runaway')).toBe(true);
     await page.close();
   });
 });
