@@ -81,6 +81,9 @@ export interface HeartbeatHost {
   emit<K extends keyof TerminatorEvents>(event: K, payload: TerminatorEvents[K]): void;
 }
 
+/** How long `stop()` waits for the last beat and the deregistration. */
+const STOP_WAIT = 2_000;
+
 /** Dead workers claimed per heartbeat, at most: a fleet-wide crash is rescued over a few beats, not in one burst. */
 const CLAIM_LIMIT = 10;
 
@@ -105,6 +108,7 @@ export class Heartbeat {
   private running: Promise<void> | undefined;
   private started = false;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
   private registered = false;
   private failing = false;
 
@@ -129,12 +133,26 @@ export class Heartbeat {
       .catch((error: unknown) => this.host.emit('error', { error, during: 'store' }));
   }
 
-  /** Stops beating and removes this worker's record. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Stops beating and removes this worker's record, waiting at most
+   * `STOP_WAIT` ms: a shutdown must not hang on an unreachable database (the
+   * record then goes dead and a rescue removes it). Safe to call twice.
+   */
+  stop(): Promise<void> {
+    if (this.stopping !== undefined) return this.stopping;
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_WAIT);
+      timer.unref();
+    });
+    this.stopping = Promise.race([this.leave(), gaveUp]).finally(() => clearTimeout(timer));
+    return this.stopping;
+  }
+
+  private async leave(): Promise<void> {
     await this.running;
     if (!this.registered) return;
     try {

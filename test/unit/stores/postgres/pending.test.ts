@@ -80,3 +80,23 @@ describe('PendingRequests (the worker’s in-memory view of open requests)', () 
     expect(pending.has('a')).toBe(true);
   });
 });
+
+describe('forgetOldTombstones (incremental polls never run applyAll)', () => {
+  it('keeps a tombstone for a minute, then forgets it', () => {
+    const pending = new PendingRequests();
+    const request = {
+      id: 'r1',
+      ref: { queue: 'q', id: '1' },
+      reason: { kind: 'kill' as const, message: 'x', requestedAt: new Date() },
+      expiresAt: new Date(Date.now() + 60_000),
+      status: 'pending' as const,
+    };
+    const before = pending.beginRead();
+    pending.remove('r1');
+    pending.forgetOldTombstones(1_000);
+    // A read that started before the removal cannot bring it back.
+    expect(pending.applySome(before, ['r1'], [request])).toEqual([]);
+    pending.forgetOldTombstones(1_000 + 60_000);
+    expect(pending.applySome(pending.beginRead(), ['r1'], [request])).toEqual([request]);
+  });
+});
