@@ -40,7 +40,8 @@ export interface TerminateOptions {
    * Hard stop now: escalate at once instead of after `killTimeout` (an
    * isolated job's thread or process is killed; an in-process job is settled
    * as terminated and its late result ignored). For a job that is already
-   * terminating and does not stop. Applies to jobs running in this process.
+   * terminating and does not stop. Reaches the worker that runs it through
+   * the store (`postgresStore()` announces it), or a job of this process.
    * @default false
    */
   force?: boolean;
@@ -102,6 +103,7 @@ export class Terminator {
         : store.open({
             onRequest: (request) => this.deliver(request),
             onError: (error) => this.emit('error', { error, during: 'store' }),
+            onForce: (request) => this.hardStop(request),
             runningRefs: () => this.registry.all().map((job) => job.ref),
           });
     this.ready.then(
@@ -226,7 +228,11 @@ export class Terminator {
     });
     // Local fast path; the NOTIFY reaches this process too, and applying twice is harmless.
     this.deliver(request);
-    if (force) for (const job of this.registry.find(checked)) job.escalate();
+    if (force) {
+      this.hardStop(request);
+      // To whichever worker runs it; a job of this process was stopped just above.
+      await store.force?.(request.id);
+    }
     if (
       state === 'queued' &&
       adapter?.cancelQueued !== undefined &&
@@ -396,6 +402,14 @@ export class Terminator {
       emit: (event, payload) => this.emit(event, payload),
       afterSettle: (ref, outcome) => this.afterSettle(ref, outcome),
     };
+  }
+
+  /** `force`: escalate at once the jobs under this kill request, firing their token first if it has not fired. */
+  private hardStop(request: KillRequest): void {
+    for (const job of this.registry.find(request.ref)) {
+      job.terminate(request.reason, this.options.killTimeout);
+      job.escalate();
+    }
   }
 
   private deliver(request: KillRequest): void {

@@ -31,8 +31,6 @@ export class Api {
       title: this.options.title,
       refreshInterval: this.options.refreshInterval,
       features: { fleet: this.options.fleet !== undefined, history: this.options.requests !== undefined },
-      // `force` escalates only jobs this process runs (Terminator.terminate); the page offers it for those.
-      workerId: (this.options.terminator as { options?: { workerId?: string } }).options?.workerId ?? null,
     };
   }
 

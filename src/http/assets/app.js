@@ -319,13 +319,9 @@
         actions.append(button);
       }
       const terminating = t.state !== 'none';
-      // A hard stop (force) reaches only jobs this dashboard's own process runs; elsewhere the worker escalates
-      // at its killTimeout by itself.
-      const canForce = terminating && job.workerId === state.session.workerId;
-      const text = canForce ? 'Hard stop…' : terminating ? 'Terminating' : 'Terminate…';
+      const text = terminating ? 'Hard stop…' : 'Terminate…';
       if (button.textContent !== text) button.textContent = text;
-      button.disabled = ended || (terminating && !canForce);
-      button.title = terminating && !canForce ? 'Its worker hard-stops it at its killTimeout' : '';
+      button.disabled = ended;
       button.setAttribute('aria-label', `${text.replace('…', '')} ${label(job.ref)}`);
     });
   }

@@ -22,7 +22,12 @@ let shots: string;
 beforeAll(async () => {
   shots = await mkdtemp(join(tmpdir(), 'jobterm-screenshots-'));
   db = await createTestDatabase('jobterm_page');
-  harness = await startHarness({ databaseUrl: db.url, tokens: { admin: `alice:${ADMIN}`, read: `bob:${READER}` } });
+  // A long killTimeout, so that only a hard stop ends a job that ignores its token within a test.
+  harness = await startHarness({
+    databaseUrl: db.url,
+    workerEnv: { JT_KILL_TIMEOUT: '60000' },
+    tokens: { admin: `alice:${ADMIN}`, read: `bob:${READER}` },
+  });
   browser = await launchBrowser();
 }, 120_000);
 afterAll(async () => {
@@ -77,7 +82,7 @@ describe.each(['graphile-worker', 'pg-boss'] as const)('the page against %s', (q
 });
 
 describe('termination states on the page', () => {
-  it('a job that ignores its token: signalled, then ended once its worker escalates at killTimeout', async () => {
+  it('a job that ignores its token shows signalled; Hard stop ends it at once, not at its worker’s killTimeout (60 s)', async () => {
     const id = await harness.addJob('graphile-worker', { stubborn: true, ms: 60_000 });
     const page = await signIn(browser, ADMIN);
     const state = page
@@ -88,12 +93,22 @@ describe('termination states on the page', () => {
     // From another process (the CLI, an API): the page sees it through the fleet.
     await harness.terminator.terminate({ queue: 'graphile-worker', id }, { reason: 'runaway', requestedBy: 'ops' });
     await expect.poll(() => state.textContent(), { timeout: 10_000 }).toBe('signalled');
-    // Another worker's job: no hard stop from here, the worker escalates by itself (killTimeout 5 s in worker.ts).
-    const button = page.locator('#jobs-table tbody tr', { hasText: `graphile-worker#${id}` }).getByRole('button');
-    expect(await button.textContent()).toBe('Terminating');
-    expect(await button.isDisabled()).toBe(true);
-    await expect.poll(() => state.textContent(), { timeout: 20_000 }).toBe('ended');
+    const startedAt = Date.now();
+    await page
+      .locator('#jobs-table tbody tr', { hasText: `graphile-worker#${id}` })
+      .getByRole('button')
+      .click();
+    const dialog = page.getByRole('dialog', { name: 'Hard stop job' });
+    expect(await dialog.getByLabel(/Hard stop now/).isChecked()).toBe(true);
+    await dialog.getByRole('button', { name: 'Terminate' }).click();
+    await expect
+      .poll(() => dialog.getByRole('status').textContent(), { timeout: 20_000 })
+      .toMatch(/^terminated in \d+ ms$/);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await expect.poll(() => state.textContent(), { timeout: 10_000 }).toBe('ended');
     expect(await harness.endedForGood('graphile-worker', id, 'runaway')).toBe(true);
+    // The worker's killTimeout is 60 s here: only the hard stop can have ended it this soon.
+    expect(Date.now() - startedAt).toBeLessThan(30_000);
     await page.close();
   });
 });
