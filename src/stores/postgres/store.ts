@@ -98,6 +98,10 @@ export class PostgresStore implements KillStore, PresenceStore {
   private closing: Promise<void> | undefined;
   /** Where the next incremental poll reads from; unset until a full read (start, reconnect). */
   private watermark: Watermark | undefined;
+  /** `open()` is waiting for the listener's first connection, after which it loads everything. */
+  private starting = false;
+  /** Full reads in flight. */
+  private fullReads = 0;
   /** More open requests than `maxOpenInMemory`: jobs check the store at start. */
   private overflow = false;
   /** iterate()'s cursors, in the same schema; the terminator uses it by default. */
@@ -184,9 +188,15 @@ export class PostgresStore implements KillStore, PresenceStore {
     this.poller.start();
     this.pruner?.start();
     // Resolves after LISTEN is in place and the pending requests are loaded (in that order, so none slips between).
-    await this.listener.start().catch((error: unknown) => {
-      throw describeFailure(error, this.where);
-    });
+    this.starting = true;
+    await this.listener
+      .start()
+      .catch((error: unknown) => {
+        throw describeFailure(error, this.where);
+      })
+      .finally(() => {
+        this.starting = false;
+      });
   }
 
   pendingFor(ref: JobRef): KillRequest | undefined {
@@ -428,6 +438,15 @@ export class PostgresStore implements KillStore, PresenceStore {
    * (`prepareStart`).
    */
   private async syncAll(): Promise<void> {
+    this.fullReads++;
+    try {
+      await this.readAll();
+    } finally {
+      this.fullReads--;
+    }
+  }
+
+  private async readAll(): Promise<void> {
     if (!this.isReceiving()) return;
     await this.ready();
     const generation = this.pending.beginRead();
@@ -463,7 +482,12 @@ export class PostgresStore implements KillStore, PresenceStore {
   private async poll(): Promise<void> {
     if (!this.isReceiving()) return;
     const since = this.watermark;
-    if (!this.options.incrementalPoll || since === undefined) return this.syncAll();
+    if (!this.options.incrementalPoll || since === undefined) {
+      // The first load is still running (a slow start): it sets the watermark; a second full read would only repeat it.
+      // Or the listener is connecting and loads right after LISTEN (a slow start): no need to read it all twice.
+      if (this.options.incrementalPoll && (this.fullReads > 0 || this.starting)) return;
+      return this.syncAll();
+    }
     const generation = this.pending.beginRead();
     const changed = await this.db(() => selectChangedIds(this.pool, this.names, since, POLL_BATCH));
     if (changed.more) return this.syncAll();
