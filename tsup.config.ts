@@ -1,3 +1,4 @@
+import { cp } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
 // One entry per subpath export, so loading `jobterm/pg-boss` never loads
@@ -12,6 +13,7 @@ export default defineConfig([
       'pg-boss': 'src/adapters/pg-boss/index.ts',
       redis: 'src/stores/redis/index.ts',
       bullmq: 'src/adapters/bullmq/index.ts',
+      http: 'src/http/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -20,9 +22,14 @@ export default defineConfig([
     target: 'node22',
     splitting: true,
     treeshake: true,
-    // src/isolation finds its isolate runtime beside itself through
-    // `import.meta.url`; the shim makes that work in the CommonJS build too.
+    // src/isolation finds its isolate runtime, and jobterm/http its page
+    // files, beside itself through `import.meta.url`; the shim makes that
+    // work in the CommonJS build too.
     shims: true,
+    // The dashboard page ships as plain files beside the code (see src/http/assets.ts).
+    async onSuccess() {
+      await cp('src/http/assets', 'dist/http/assets', { recursive: true });
+    },
   },
   {
     // What runs inside the isolates (src/isolation/isolate-*.cjs): plain
@@ -41,5 +48,8 @@ export default defineConfig([
     sourcemap: true,
     target: 'node22',
     banner: { js: '#!/usr/bin/env node' },
+    async onSuccess() {
+      await cp('src/http/assets', 'dist/http/assets', { recursive: true });
+    },
   },
 ]);

@@ -1,5 +1,6 @@
 import type { BenchSuite } from '../lib/types.js';
 import { bullmqSuite } from './bullmq.js';
+import { dashboardSuite } from './dashboard.js';
 import { escalationSuite } from './escalation.js';
 import { fleetSuite } from './fleet.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
@@ -20,4 +21,5 @@ export const suites: BenchSuite[] = [
   isolationSuite,
   bullmqSuite,
   fleetSuite,
+  dashboardSuite,
 ];

@@ -1,4 +1,5 @@
 import { JOBTERM_VERSION } from '../core/version.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { jobsCommand } from './commands/jobs.js';
 import { migrateCommand } from './commands/migrate.js';
 import { requestsCommand } from './commands/requests.js';
@@ -14,6 +15,7 @@ const COMMANDS: readonly Command[] = [
   requestsCommand,
   workersCommand,
   jobsCommand,
+  dashboardCommand,
 ];
 
 const HELP = `Usage: jobterm <command> [options]

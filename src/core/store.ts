@@ -40,6 +40,8 @@ export interface KillStoreListener {
   onRequest(request: KillRequest): void;
   /** A delivery problem (lost connection, failed poll). The store keeps trying. */
   onError?(error: unknown): void;
+  /** Someone asked for a hard stop now of the job under this open request (`terminate({ force })`). */
+  onForce?(request: KillRequest): void;
   /**
    * The jobs running in this process: a store that does not hold every open
    * request in memory (above its bound) reads theirs after a full reload.
@@ -70,6 +72,12 @@ export interface KillStore {
   prepareStart?(ref: JobRef): Promise<void> | undefined;
   /** Stores a request, then announces it. A job that already has a pending request gets that one back. */
   request(input: NewKillRequest): Promise<{ request: KillRequest; created: boolean }>;
+  /**
+   * Announces a hard stop now for the job under an open request, to whichever
+   * worker runs it. Optional: without it, `force` reaches only jobs of the
+   * calling process.
+   */
+  force?(requestId: string): Promise<void>;
   /** Records that a worker fired the job's token. */
   markDelivered(requestId: string, workerId: string): Promise<void>;
   /** Records how the request ended; wakes everyone waiting on it. Idempotent. */

@@ -40,6 +40,15 @@ export interface TerminateOptions {
   timeout?: number;
   /** Stop waiting early. The request stays stored; the job is still terminated. */
   signal?: AbortSignal;
+  /**
+   * Hard stop now: escalate at once instead of after `killTimeout` (an
+   * isolated job's thread or process is killed; an in-process job is settled
+   * as terminated and its late result ignored). For a job that is already
+   * terminating and does not stop. Reaches the worker that runs it through
+   * the store (`postgresStore()` announces it), or a job of this process.
+   * @default false
+   */
+  force?: boolean;
 }
 
 export type TerminateStatus = 'terminated' | 'requested' | 'already_finished' | 'not_found' | 'timed_out';
@@ -64,7 +73,7 @@ export interface ShutdownParticipant {
   afterJobs?(): void | Promise<void>;
 }
 
-const TERMINATE_OPTION_KEYS = ['reason', 'requestedBy', 'wait', 'timeout', 'signal'];
+const TERMINATE_OPTION_KEYS = ['reason', 'requestedBy', 'wait', 'timeout', 'signal', 'force'];
 
 /** The queue systems jobterm ships adapters for, and how to add each to a terminator. */
 const BUILT_IN_ADAPTERS: ReadonlyMap<string, string> = new Map([
@@ -110,6 +119,7 @@ export class Terminator {
         : store.open({
             onRequest: (request) => this.deliver(request),
             onError: (error) => this.emit('error', { error, during: 'store' }),
+            onForce: (request) => this.hardStop(request),
             runningRefs: () => this.registry.all().map((job) => job.ref),
           });
     this.ready.then(
@@ -181,6 +191,8 @@ export class Terminator {
     if (options.requestedBy !== undefined) checkText('requestedBy', options.requestedBy, MAX_NAME_LENGTH);
     const wait = options.wait ?? false;
     if (typeof wait !== 'boolean') throw expected('wait', 'a boolean', wait);
+    const force = options.force ?? false;
+    if (typeof force !== 'boolean') throw expected('force', 'a boolean', force);
     const timeout = milliseconds('timeout', options.timeout ?? DEFAULTS.waitTimeout);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw expected('signal', 'an AbortSignal', options.signal);
@@ -211,7 +223,10 @@ export class Terminator {
         }
         return { status: 'not_found', ref: checked };
       }
-      for (const job of local) job.terminate(reason, this.options.killTimeout);
+      for (const job of local) {
+        job.terminate(reason, this.options.killTimeout);
+        if (force) job.escalate();
+      }
       if (!wait) return { status: 'requested', ref: checked };
       const ended = await waitAny(
         local.map((job) => job.done),
@@ -231,6 +246,11 @@ export class Terminator {
     // Local fast path; the NOTIFY reaches this process too, and applying twice is harmless.
     this.deliver(request);
     const requestId = request.id;
+    if (force) {
+      this.hardStop(request);
+      // To whichever worker runs it; a job of this process was stopped just above.
+      await store.force?.(request.id);
+    }
     if (
       state === 'queued' &&
       adapter?.cancelQueued !== undefined &&
@@ -480,6 +500,14 @@ export class Terminator {
       afterSettle: (ref, outcome) => this.afterSettle(ref, outcome),
       resources: this.resources,
     };
+  }
+
+  /** `force`: escalate at once the jobs under this kill request, firing their token first if it has not fired. */
+  private hardStop(request: KillRequest): void {
+    for (const job of this.registry.find(request.ref)) {
+      job.terminate(request.reason, this.options.killTimeout);
+      job.escalate();
+    }
   }
 
   private deliver(request: KillRequest): void {

@@ -28,6 +28,7 @@ const OPTIONS = {
   reason: { type: 'string' },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
+  force: { type: 'boolean' },
 } as const;
 
 export const terminateCommand: Command = {
@@ -57,6 +58,8 @@ Options:
   --reason <text>       why, recorded on the request and in the queue (at most ${MAX_REASON_LENGTH} characters)
   --wait                wait until a worker confirms the job ended
   --timeout <ms>        how long --wait waits (default ${DEFAULTS.waitTimeout})
+  --force               hard stop now: escalate at once instead of after killTimeout
+                        (for a job already terminating that does not stop)
 ${DATABASE_HELP}
 ${REDIS_HELP}
 
@@ -133,7 +136,13 @@ timed out; 2 usage error; 3 failure (e.g. database unreachable).`,
           ...(adapter === undefined ? {} : { adapters: [adapter] }),
         });
         try {
-          const result = await terminator.terminate(ref, { reason, requestedBy, wait, timeout });
+          const result = await terminator.terminate(ref, {
+            reason,
+            requestedBy,
+            wait,
+            timeout,
+            ...(values.force ? { force: true } : {}),
+          });
           return report(result, { timeout, json: values.json ?? false }, io);
         } finally {
           await terminator.close();

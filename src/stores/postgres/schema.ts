@@ -26,6 +26,8 @@ export interface SchemaNames {
   readonly requestChannel: string;
   /** NOTIFY channel announcing a resolved request; the payload is its id. */
   readonly resolvedChannel: string;
+  /** NOTIFY channel asking for a hard stop now (`terminate({ force })`) under an open request; the payload is its id. */
+  readonly forceChannel: string;
 }
 
 export function validateSchemaName(value: unknown, what = 'schema'): string {
@@ -50,6 +52,7 @@ export function schemaNames(schema: string): SchemaNames {
     hash: shortHash(schema),
     requestChannel: channelName(schema, 'kill_request'),
     resolvedChannel: channelName(schema, 'kill_resolved'),
+    forceChannel: channelName(schema, 'kill_force'),
   };
 }
 

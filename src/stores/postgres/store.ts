@@ -125,7 +125,9 @@ export class PostgresStore implements KillStore, PresenceStore {
     const receiving = this.options.receiveRequests;
     this.listener = new Listener({
       makeClient: () => new pg.Client(clientConfig),
-      channels: receiving ? [this.names.requestChannel, this.names.resolvedChannel] : [this.names.resolvedChannel],
+      channels: receiving
+        ? [this.names.requestChannel, this.names.resolvedChannel, this.names.forceChannel]
+        : [this.names.resolvedChannel],
       onNotification: (channel, payload) => this.onNotification(channel, payload),
       onConnected: () => this.resync(),
       onError: (error) => this.report(describeFailure(error, this.where)),
@@ -220,6 +222,13 @@ export class PostgresStore implements KillStore, PresenceStore {
     // Known here at once: a job starting in this process before the NOTIFY comes back is still stopped.
     if (this.isReceiving()) this.pending.add(request);
     return { request, created: request.id === id };
+  }
+
+  async force(requestId: string): Promise<void> {
+    checkRequestId(requestId);
+    this.assertOpen();
+    await this.ready();
+    await this.db(() => this.pool.query('SELECT pg_notify($1, $2)', [this.names.forceChannel, requestId]));
   }
 
   async markDelivered(requestId: string, workerId: string): Promise<void> {
@@ -543,6 +552,10 @@ export class PostgresStore implements KillStore, PresenceStore {
       });
       return;
     }
+    if (channel === this.names.forceChannel) {
+      if (this.isReceiving()) void this.lookUpForce(payload);
+      return;
+    }
     const isRequest = channel === this.names.requestChannel;
     if (isRequest ? !this.isReceiving() : !this.pending.has(payload) && !this.waiters.has(payload)) return;
     if (this.batch === undefined) {
@@ -553,6 +566,22 @@ export class PostgresStore implements KillStore, PresenceStore {
       });
     }
     (isRequest ? this.batch.requests : this.batch.resolved).add(payload);
+  }
+
+  /**
+   * A hard stop asked for under a request: applied only if the row is an open
+   * kill request, so a forged NOTIFY can at most cut short the grace period
+   * of a job someone allowed to terminate it already asked to stop. Never rejects.
+   */
+  private async lookUpForce(id: string): Promise<void> {
+    try {
+      const [row] = await this.db(() => selectByIds(this.pool, this.names, [id]));
+      if (row !== undefined && row.status !== 'resolved' && !row.expired && this.isReceiving()) {
+        this.receiver?.onForce?.(row);
+      }
+    } catch (error) {
+      this.options.logger.debug('lookup after a force NOTIFY failed', { error });
+    }
   }
 
   /** Reads the rows the last notifications named and applies them. Never rejects. */

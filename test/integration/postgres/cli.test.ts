@@ -179,7 +179,12 @@ describe('jobterm CLI', () => {
     const cases: Array<[string, string[], Record<string, string | undefined>, RegExp]> = [
       ['no command', [], {}, /^jobterm: no command given/],
       ['an unknown command', ['kill', 'x'], {}, /^jobterm: unknown command 'kill'/],
-      ['an unknown option', ['terminate', 'q', '1', '--force'], {}, /^jobterm terminate: unknown option '--force'/],
+      [
+        'an unknown option',
+        ['terminate', 'q', '1', '--forcibly'],
+        {},
+        /^jobterm terminate: unknown option '--forcibly'/,
+      ],
       ['a missing job id', ['terminate', 'q'], {}, /expected <queue> <job-id>, got 1 argument/],
       ['an empty job id', ['terminate', 'q', ''], {}, /Expected `job.id` to be a non-empty string/],
       ['a reason over the limit', ['terminate', 'q', '1', '--reason', 'x'.repeat(1001)], {}, /`reason`.*at most 1000/],

@@ -57,7 +57,7 @@ describe('postgresStore options', () => {
 });
 
 describe('schema names', () => {
-  it('quotes every identifier and derives one channel pair per schema', () => {
+  it('quotes every identifier and derives one set of channels per schema', () => {
     expect(schemaNames('jobterm')).toEqual({
       schema: 'jobterm',
       quotedSchema: '"jobterm"',
@@ -69,6 +69,7 @@ describe('schema names', () => {
       hash: expect.stringMatching(/^[0-9a-f]{8}$/),
       requestChannel: 'jobterm:kill_request',
       resolvedChannel: 'jobterm:kill_resolved',
+      forceChannel: 'jobterm:kill_force',
     });
     expect(schemaNames('user').quotedSchema).toBe('"user"');
   });
