@@ -1,6 +1,7 @@
 import type { BenchSuite } from '../lib/types.js';
 import { escalationSuite } from './escalation.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
+import { instructionsSuite } from './instructions.js';
 import { iterateSuite } from './iterate.js';
 import { iterateShutdownSuite } from './iterate-shutdown.js';
 import { killDelivery } from './kill-delivery.js';
@@ -14,4 +15,5 @@ export const suites: BenchSuite[] = [
   killDelivery,
   pgBossSuite,
   graphileWorkerSuite,
+  instructionsSuite,
 ];
