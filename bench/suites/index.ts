@@ -1,6 +1,7 @@
 import type { BenchSuite } from '../lib/types.js';
 import { escalationSuite } from './escalation.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
+import { growthSuite } from './growth.js';
 import { instructionsSuite } from './instructions.js';
 import { iterateSuite } from './iterate.js';
 import { iterateShutdownSuite } from './iterate-shutdown.js';
@@ -15,5 +16,6 @@ export const suites: BenchSuite[] = [
   killDelivery,
   pgBossSuite,
   graphileWorkerSuite,
+  growthSuite,
   instructionsSuite,
 ];
