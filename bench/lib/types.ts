@@ -6,7 +6,17 @@
 export interface Figure {
   /** e.g. 'kill delivery, terminate() -> token fired in another process' */
   readonly name: string;
-  readonly unit: 'ms' | 'µs' | 'jobs/s' | 'items/s' | 'queries/s' | 'rows';
+  readonly unit:
+    | 'ms'
+    | 'µs'
+    | 'jobs/s'
+    | 'items/s'
+    | 'queries/s'
+    | 'rows'
+    | '%'
+    | 'instructions'
+    | 'bytes'
+    | 'statements';
   readonly samples: readonly number[];
   readonly reference?: { readonly name: string; readonly samples: readonly number[] };
   readonly lowerIsBetter: boolean;

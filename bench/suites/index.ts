@@ -4,6 +4,8 @@ import { dashboardSuite } from './dashboard.js';
 import { escalationSuite } from './escalation.js';
 import { fleetSuite } from './fleet.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
+import { growthSuite } from './growth.js';
+import { instructionsSuite } from './instructions.js';
 import { isolationSuite } from './isolation.js';
 import { iterateSuite } from './iterate.js';
 import { iterateShutdownSuite } from './iterate-shutdown.js';
@@ -22,4 +24,6 @@ export const suites: BenchSuite[] = [
   bullmqSuite,
   fleetSuite,
   dashboardSuite,
+  growthSuite,
+  instructionsSuite,
 ];

@@ -315,7 +315,12 @@ function refOf(job: PgBossJob): JobRef {
 
 /** The job as the handler sees it: pg-boss's fields, the token's signal, and the token. pg-boss keeps its own object. */
 function withToken<J extends PgBossJob>(job: J, token: TerminationToken): JobWithToken<J> {
-  return { ...job, signal: token.signal, token };
+  const copy = { ...job, token } as JobWithToken<J>;
+  // A getter, not the value: reading `token.signal` makes the token's
+  // AbortController (and instruments it), the heaviest part of a token, and
+  // most handlers never touch it. Enumerable, so `{ ...job }` still carries it.
+  Object.defineProperty(copy, 'signal', { get: () => token.signal, enumerable: true, configurable: true });
+  return copy;
 }
 
 /**
