@@ -38,15 +38,6 @@ export type {
   RequestStatus,
   WithdrawStatus,
 } from './core/store.js';
-export {
-  createTerminator,
-  type ShutdownOptions,
-  type ShutdownParticipant,
-  type TerminateOptions,
-  type TerminateResult,
-  type TerminateStatus,
-  Terminator,
-} from './core/terminator.js';
 export type { TerminationToken } from './core/token.js';
 export {
   DatabaseUnavailableError,
@@ -72,3 +63,12 @@ export {
 } from './isolation/index.js';
 export { type CursorItem, type IterateOptions, type IterateSummary, iterate } from './iteration/index.js';
 export type { RunOptions } from './middleware/run-job.js';
+export {
+  createTerminator,
+  type ShutdownOptions,
+  type ShutdownParticipant,
+  type TerminateOptions,
+  type TerminateResult,
+  type TerminateStatus,
+  Terminator,
+} from './terminator/terminator.js';

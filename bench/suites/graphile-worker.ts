@@ -17,8 +17,8 @@ import { Logger, makeWorkerUtils, run, runMigrations, type Task, type WorkerUtil
 import pg from 'pg';
 import { graphileWorkerAdapter, jobRef, makeJobtermPreset } from '../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
 

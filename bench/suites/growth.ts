@@ -17,8 +17,8 @@ import { runInNewContext } from 'node:vm';
 import { PgBoss } from 'pg-boss';
 import { pgBossAdapter } from '../../src/adapters/pg-boss/index.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 
 setFlagsFromString('--expose-gc');

@@ -1,7 +1,7 @@
 import { silentLogger } from '../../src/core/logger.js';
 import { memoryProgressStore } from '../../src/core/progress.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { iterate } from '../../src/iteration/iterate.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 import type { BenchSuite, Figure } from '../lib/types.js';
 
 /**

@@ -5,8 +5,8 @@
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { redisStore } from '../../src/stores/redis/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 
 const url = process.env.REDIS_URL!;
 const now = () => performance.timeOrigin + performance.now();

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { isolated } from '../../src/isolation/index.js';
 import type { IsolatePool } from '../../src/isolation/pool.js';
 import { resourcesOf } from '../../src/middleware/run-job.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 
 const url = process.env.DATABASE_URL!;
 const runner = process.env.RUNNER === 'process' ? 'process' : 'thread';

@@ -12,10 +12,10 @@ import { type Job, PgBoss } from 'pg-boss';
 import { makeJobtermPreset } from '../../src/adapters/graphile-worker/index.js';
 import { pgBossJobterm } from '../../src/adapters/pg-boss/index.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import type { TerminationToken } from '../../src/core/token.js';
 import { iterate } from '../../src/iteration/index.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 import { report } from '../../test/support/processes.js';
 
 const url = process.env.DATABASE_URL!;

@@ -5,8 +5,8 @@
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 
 const url = process.env.DATABASE_URL!;
 const now = () => performance.timeOrigin + performance.now();

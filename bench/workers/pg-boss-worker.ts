@@ -7,8 +7,8 @@
 import { PgBoss } from 'pg-boss';
 import { pgBossJobterm } from '../../src/adapters/pg-boss/index.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 
 const url = process.env.DATABASE_URL!;
 const now = () => performance.timeOrigin + performance.now();

@@ -2,7 +2,7 @@ import { checkKnownKeys, expected } from '../core/errors.js';
 import type { FleetSnapshot } from '../core/fleet.js';
 import { type JobRef, refKey, validateJobRef } from '../core/job-ref.js';
 import { milliseconds, reasonMessage } from '../core/options.js';
-import type { TerminateResult } from '../core/terminator.js';
+import type { TerminateResult } from '../terminator/terminator.js';
 import type { Access } from './access.js';
 import { jobJson, parseFilter, refJson, selectJobs, workerJson } from './filters.js';
 import { HttpError } from './json.js';

@@ -4,7 +4,7 @@ import type { FleetOptions, FleetSnapshot } from '../core/fleet.js';
 import type { JobRef } from '../core/job-ref.js';
 import { milliseconds } from '../core/options.js';
 import type { KillRequest } from '../core/store.js';
-import type { TerminateOptions, TerminateResult } from '../core/terminator.js';
+import type { TerminateOptions, TerminateResult } from '../terminator/terminator.js';
 import { Credentials, type DashboardTokens, type DashboardUser } from './auth.js';
 
 /** What the dashboard needs to stop jobs: a `Terminator` (`createTerminator()`) has it. */

@@ -7,8 +7,8 @@
 //
 // env: DATABASE_URL, CHAOS_QUEUE, CHAOS_CONCURRENCY, CHAOS_SHUTDOWN_TIMEOUT, CHAOS_KILL_TIMEOUT.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTerminator } from '../../src/core/terminator.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 import { report } from '../support/processes.js';
 import { QUEUES } from './adapters/index.js';
 import { EventLog } from './event-log.js';

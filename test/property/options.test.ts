@@ -8,9 +8,9 @@ import { graphileWorkerAdapter, makeJobtermPreset, wrapTaskList } from '../../sr
 import { pgBossAdapter, pgBossJobterm } from '../../src/adapters/pg-boss/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { memoryProgressStore } from '../../src/core/progress.js';
-import { createTerminator } from '../../src/core/terminator.js';
 import { iterate } from '../../src/iteration/index.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator } from '../../src/terminator/terminator.js';
 import { acceptedOrNamed, acceptedOrNamedAsync, anyValue, hostileString } from './inputs.js';
 
 const RUNS = { numRuns: 60 };

@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/cli.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../src/core/terminator.js';
 import { iterate } from '../../src/iteration/index.js';
 import { type PostgresStore, postgresStore } from '../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { acceptedOrNamedAsync, anyValue, assertNamed, hostileString, SQL_FRAGMENTS } from './inputs.js';
 

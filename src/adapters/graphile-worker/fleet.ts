@@ -1,5 +1,5 @@
 import type { QueueAdapter } from '../../core/adapter.js';
-import type { Terminator } from '../../core/terminator.js';
+import type { Terminator } from '../../terminator/terminator.js';
 import type { GraphileWorkerAdapter, Query } from './adapter.js';
 import { poolIdsOf } from './pool-link.js';
 import { GRAPHILE_WORKER_QUEUE } from './ref.js';

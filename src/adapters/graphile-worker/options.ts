@@ -1,6 +1,6 @@
 import { checkKnownKeys, expected } from '../../core/errors.js';
 import { milliseconds } from '../../core/options.js';
-import type { Terminator } from '../../core/terminator.js';
+import type { Terminator } from '../../terminator/terminator.js';
 
 export interface JobtermGraphileOptions {
   /** The process's terminator (`createTerminator()`); one per process. */

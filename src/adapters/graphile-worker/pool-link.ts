@@ -1,5 +1,5 @@
 import type { WorkerPool } from 'graphile-worker';
-import type { Terminator } from '../../core/terminator.js';
+import type { Terminator } from '../../terminator/terminator.js';
 import type { GraphileSql } from './sql.js';
 import type { WrapContext } from './wrap.js';
 

@@ -3,10 +3,10 @@ import { checkKnownKeys, expected, JobTerminatedError } from '../../core/errors.
 import type { JobRef } from '../../core/job-ref.js';
 import { milliseconds } from '../../core/options.js';
 import type { JobOutcome } from '../../core/outcome.js';
-import type { Terminator } from '../../core/terminator.js';
 import type { TerminationToken } from '../../core/token.js';
 import { type IsolatedOptions, isolated, moduleHref } from '../../isolation/index.js';
 import type { RunOptions } from '../../middleware/run-job.js';
+import type { Terminator } from '../../terminator/terminator.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
 import { jobDetails, workerAdapter } from './fleet.js';
 import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';

@@ -2,10 +2,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { QueueAdapter } from '../../core/adapter.js';
-import { createTerminator } from '../../core/terminator.js';
 import { Credentials, type DashboardTokens, generateSecret } from '../../http/auth.js';
 import { createDashboard } from '../../http/handler.js';
 import { APPLICATION_NAME } from '../../stores/postgres/store.js';
+import { createTerminator } from '../../terminator/terminator.js';
 import {
   type Command,
   cliLogger,

@@ -2,8 +2,8 @@ import { hostname, userInfo } from 'node:os';
 import pg from 'pg';
 import { formatRef, type JobRef, validateJobRef } from '../../core/job-ref.js';
 import { DEFAULTS, MAX_REASON_LENGTH, reasonMessage } from '../../core/options.js';
-import { createTerminator, type TerminateResult } from '../../core/terminator.js';
 import { APPLICATION_NAME } from '../../stores/postgres/store.js';
+import { createTerminator, type TerminateResult } from '../../terminator/terminator.js';
 import {
   type Command,
   cliLogger,

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { QueueAdapter } from '../../../src/core/adapter.js';
 import type { JobRef } from '../../../src/core/job-ref.js';
-import type { Terminator } from '../../../src/core/terminator.js';
+import type { Terminator } from '../../../src/terminator/terminator.js';
 import type { ChaosPayload } from '../jobs.js';
 
 /** How a job stands in the queue's own storage at the end. */

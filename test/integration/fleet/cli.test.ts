@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { JOBTERM_VERSION } from '../../../src/core/version.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 const main = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));

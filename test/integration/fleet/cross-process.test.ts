@@ -3,8 +3,8 @@ import { Logger, makeWorkerUtils, runMigrations, type WorkerUtils } from 'graphi
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphileWorkerAdapter } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { killAllWorkers, spawnWorker, type WorkerProcess } from '../../support/processes.js';
 import { makeTestPool } from '../graphile-worker/setup.js';

@@ -3,8 +3,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { KillRequest } from '../../../src/core/store.js';
-import { createTerminator } from '../../../src/core/terminator.js';
 import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { PresenceRecord } from '../../../src/core/presence.js';
-import { createTerminator } from '../../../src/core/terminator.js';
 import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 const SECRET = 'a'.repeat(64);

@@ -15,7 +15,7 @@ import {
 } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { makeReason } from '../../../src/core/reason.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { type GraphileTestDatabase, makeTestPool, prepareGraphileDatabase } from './setup.js';
 
 let gw: GraphileTestDatabase;

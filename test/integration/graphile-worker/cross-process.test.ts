@@ -8,8 +8,8 @@ import {
   jobRef,
 } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { killAllWorkers } from '../../support/processes.js';
 import { events, forJob, type GraphileTestDatabase, prepareGraphileDatabase } from './setup.js';
 

@@ -11,8 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphileWorkerAdapter, jobRef, makeJobtermPreset } from '../../../src/adapters/graphile-worker/index.js';
 import { makeDeferred } from '../../../src/core/deferred.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { type GraphileTestDatabase, makeTestPool, prepareGraphileDatabase } from './setup.js';
 
 let gw: GraphileTestDatabase;

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobtermPreset } from '../../../src/adapters/graphile-worker/index.js';
 import { makeDeferred } from '../../../src/core/deferred.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { type GraphileTestDatabase, makeTestPool, prepareGraphileDatabase } from './setup.js';
 
 let gw: GraphileTestDatabase;

@@ -6,8 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphileWorkerAdapter, jobRef } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { killAllWorkers, type WorkerProcess } from '../../support/processes.js';
 import { events, forJob, type GraphileTestDatabase, prepareGraphileDatabase } from './setup.js';
 

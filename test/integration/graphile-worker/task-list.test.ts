@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobtermPreset, originalOf } from '../../../src/adapters/graphile-worker/index.js';
 import { currentToken } from '../../../src/core/context.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { type GraphileTestDatabase, makeTestPool, prepareGraphileDatabase } from './setup.js';
 
 const quiet = new Logger(() => () => {});

@@ -8,9 +8,9 @@ import { Logger, type Runner, run } from 'graphile-worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobtermPreset } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import type { TerminationToken } from '../../../src/core/token.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { type CuttableProxy, cuttableProxy } from '../../support/cuttable-proxy.js';
 import { type GraphileTestDatabase, makeTestPool, prepareGraphileDatabase } from './setup.js';
 

@@ -7,10 +7,10 @@ import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRef } from '../../../src/core/job-ref.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import type { TerminationToken } from '../../../src/core/token.js';
 import { createDashboard, type DashboardOptions, localFleet } from '../../../src/http/index.js';
 import { type PostgresStore, postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 /** An API answer, read by the assertions that check it. */

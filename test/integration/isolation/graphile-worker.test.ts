@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphileWorkerAdapter, jobRef } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { killAllWorkers, spawnWorker, type WorkerMessage } from '../../support/processes.js';
 import { forJob, type GraphileTestDatabase, prepareGraphileDatabase } from '../graphile-worker/setup.js';
 

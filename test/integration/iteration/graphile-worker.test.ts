@@ -13,8 +13,8 @@ import {
   jobRef,
 } from '../../../src/adapters/graphile-worker/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { type BackfillPayload, createBackfillTables, ITEM_COUNT } from '../../fixtures/iteration/backfill.js';
 import { itemsBetween, processedCount, progressRow, tally } from '../../fixtures/iteration/tally.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgBossAdapter, pgBossJobterm } from '../../../src/adapters/pg-boss/index.js';
 import { makeDeferred } from '../../../src/core/deferred.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { waitForRow } from '../../fixtures/pg-boss/rows.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 

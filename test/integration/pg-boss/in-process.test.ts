@@ -9,8 +9,8 @@ import { pgBossJobterm } from '../../../src/adapters/pg-boss/index.js';
 import { currentToken, isTerminating } from '../../../src/core/context.js';
 import { isJobTerminatedError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { markProgressSaved } from '../../../src/middleware/run-job.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { jobRow, until, waitForRow } from '../../fixtures/pg-boss/rows.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 

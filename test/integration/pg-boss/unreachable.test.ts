@@ -7,7 +7,7 @@ import { PgBoss } from 'pg-boss';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pgBossJobterm } from '../../../src/adapters/pg-boss/index.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator } from '../../../src/core/terminator.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 import { jobRow, waitForRow } from '../../fixtures/pg-boss/rows.js';
 import { cuttableProxy } from '../../support/cuttable-proxy.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import {
   isStoreUnavailableError,
   type PostgresStore,
   postgresStore,
   StoreUnavailableError,
 } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 describe('bad input to the PostgreSQL store and terminate(): a clear error, nothing inserted', () => {

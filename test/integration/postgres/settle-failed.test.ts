@@ -4,8 +4,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 
 let db: TestDatabase;

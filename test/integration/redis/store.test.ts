@@ -5,8 +5,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { KillRequest } from '../../../src/core/store.js';
-import { createTerminator } from '../../../src/core/terminator.js';
 import { type RedisStore, redisStore } from '../../../src/stores/redis/index.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 import { haveRedis, redisConnection, redisUrl, uniquePrefix } from '../../support/redis.js';
 
 const ref = (id: string) => ({ queue: 'bullmq', name: 'mail', id });

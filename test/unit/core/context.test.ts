@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { currentToken, isTerminating, throwIfTerminating } from '../../../src/core/context.js';
-import { createTerminator } from '../../../src/core/terminator.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 
 describe('context functions', () => {
   it('are harmless outside a job', () => {

@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TerminatorEvents } from '../../../src/core/events.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { FLAG } from '../../../src/isolation/flag.js';
 import { type IsolatedOptions, isolated, isolationStats } from '../../../src/isolation/index.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 
 const jobs = new URL('../../fixtures/isolation/isolated-jobs.ts', import.meta.url);
 // The fixture imports jobterm's sources: the isolates need tsx's loader.

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { TerminatorEvents } from '../../../src/core/events.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator } from '../../../src/core/terminator.js';
 import { runInWorkerThread } from '../../../src/isolation/worker-thread.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 
 const jobs = new URL('../../fixtures/isolation/jobs.mjs', import.meta.url);
 const ref = { queue: 'test', id: 'isolated' };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { memoryProgressStore } from '../../../src/core/progress.js';
-import { createTerminator } from '../../../src/core/terminator.js';
 import { iterate } from '../../../src/iteration/iterate.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 
 const ref = { queue: 'test', id: 'backfill' };
 const rows = (n: number) => Array.from({ length: n }, (_, i) => i + 1);

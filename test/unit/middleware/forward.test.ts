@@ -1,8 +1,8 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator } from '../../../src/core/terminator.js';
 import { forwardAbort } from '../../../src/middleware/forward.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 
 describe('forwarding one queue signal into many jobs', () => {
   it('50 jobs under one pool-wide signal put one listener on it, all 50 tokens fire on abort, none is left after', async () => {

@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createTerminator } from '../../../src/core/terminator.js';
+import { createTerminator } from '../../../src/terminator/terminator.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -10,11 +10,11 @@ import { currentToken, isTerminating, throwIfTerminating } from '../../../src/co
 import { silentLogger } from '../../../src/core/logger.js';
 import type { JobOutcome } from '../../../src/core/outcome.js';
 import { memoryProgressStore } from '../../../src/core/progress.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import { type TerminationToken, TokenSource } from '../../../src/core/token.js';
 import { runInWorkerThread } from '../../../src/isolation/index.js';
 import { iterate } from '../../../src/iteration/index.js';
 import { markTerminationSeen } from '../../../src/middleware/run-job.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 
 const ref = (id: string) => ({ queue: 'test', id });
 const terminators: Terminator[] = [];

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { type JobHost, type RunOptions, runJob } from '../middleware/run-job.js';
-import type { QueueAdapter, QueueJobState } from './adapter.js';
-import { makeDeferred } from './deferred.js';
-import { checkKnownKeys, checkText, expected } from './errors.js';
-import type { TerminatorEventName, TerminatorEvents } from './events.js';
-import type { FleetOptions, FleetSnapshot } from './fleet.js';
-import { Heartbeat } from './heartbeat.js';
-import { formatRef, type JobRef, validateJobRef } from './job-ref.js';
+import type { QueueAdapter, QueueJobState } from '../core/adapter.js';
+import { makeDeferred } from '../core/deferred.js';
+import { checkKnownKeys, checkText, expected } from '../core/errors.js';
+import type { TerminatorEventName, TerminatorEvents } from '../core/events.js';
+import type { FleetOptions, FleetSnapshot } from '../core/fleet.js';
+import { Heartbeat } from '../core/heartbeat.js';
+import { formatRef, type JobRef, validateJobRef } from '../core/job-ref.js';
 import {
   checkAdapter,
   DEFAULTS,
@@ -16,18 +15,19 @@ import {
   reasonMessage,
   resolveTerminatorOptions,
   type TerminatorOptions,
-} from './options.js';
-import type { JobOutcome, RunningJobInfo } from './outcome.js';
-import { isPresenceStore } from './presence.js';
-import { makeReason, type TerminationReason } from './reason.js';
-import { RecentCompletions } from './recent-completions.js';
-import { Registry } from './registry.js';
-import { RequestSweep } from './request-sweep.js';
-import { Resources } from './resources.js';
-import type { ShutdownReport } from './shutdown-report.js';
-import { installSignalHandlers } from './signals.js';
-import type { KillRequest, KillStore, RequestOutcome, WithdrawStatus } from './store.js';
-import type { TerminationToken } from './token.js';
+} from '../core/options.js';
+import type { JobOutcome, RunningJobInfo } from '../core/outcome.js';
+import { isPresenceStore } from '../core/presence.js';
+import { makeReason, type TerminationReason } from '../core/reason.js';
+import { RecentCompletions } from '../core/recent-completions.js';
+import { Registry } from '../core/registry.js';
+import { RequestSweep } from '../core/request-sweep.js';
+import { Resources } from '../core/resources.js';
+import type { ShutdownReport } from '../core/shutdown-report.js';
+import { installSignalHandlers } from '../core/signals.js';
+import type { KillRequest, KillStore, RequestOutcome, WithdrawStatus } from '../core/store.js';
+import type { TerminationToken } from '../core/token.js';
+import { type JobHost, type RunOptions, runJob } from '../middleware/run-job.js';
 
 export interface TerminateOptions {
   /** Why; recorded on the request and in the queue. @default 'terminated by request' */

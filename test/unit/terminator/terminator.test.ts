@@ -6,9 +6,9 @@ import { isJobTerminatedError } from '../../../src/core/errors.js';
 import type { TerminatorEvents } from '../../../src/core/events.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { JobOutcome } from '../../../src/core/outcome.js';
-import { createTerminator, type Terminator } from '../../../src/core/terminator.js';
 import type { TerminationToken } from '../../../src/core/token.js';
 import { markProgressSaved } from '../../../src/middleware/run-job.js';
+import { createTerminator, type Terminator } from '../../../src/terminator/terminator.js';
 
 const ref = (id: string) => ({ queue: 'test', id });
 const terminators: Terminator[] = [];
