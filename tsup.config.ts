@@ -1,4 +1,3 @@
-import { cp } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
 // One entry per subpath export, so loading `jobterm/pg-boss` never loads
@@ -23,13 +22,9 @@ export default defineConfig([
     splitting: true,
     treeshake: true,
     // src/isolation finds its isolate runtime, and jobterm/http its page
-    // files, beside itself through `import.meta.url`; the shim makes that
-    // work in the CommonJS build too.
+    // files (copied by scripts/copy-assets.ts), beside itself through
+    // `import.meta.url`; the shim makes that work in the CommonJS build too.
     shims: true,
-    // The dashboard page ships as plain files beside the code (see src/http/assets.ts).
-    async onSuccess() {
-      await cp('src/http/assets', 'dist/http/assets', { recursive: true });
-    },
   },
   {
     // What runs inside the isolates (src/isolation/isolate-*.cjs): plain
@@ -48,8 +43,5 @@ export default defineConfig([
     sourcemap: true,
     target: 'node22',
     banner: { js: '#!/usr/bin/env node' },
-    async onSuccess() {
-      await cp('src/http/assets', 'dist/http/assets', { recursive: true });
-    },
   },
 ]);
