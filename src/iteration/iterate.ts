@@ -241,6 +241,9 @@ function resolve<T, C extends JsonValue>(options: IterateOptions<T, C>) {
   const saveMs = milliseconds('saveEvery.ms', options.saveEvery?.ms ?? 5_000);
   const maxRuntime = options.maxRuntime === undefined ? undefined : milliseconds('maxRuntime', options.maxRuntime);
   if (options.throttle !== undefined) {
+    if (typeof options.throttle !== 'object' || options.throttle === null) {
+      throw expected('throttle', 'an object `{ when, delay }`', options.throttle);
+    }
     if (typeof options.throttle.when !== 'function')
       throw expected('throttle.when', 'a function', options.throttle.when);
     milliseconds('throttle.delay', options.throttle.delay);

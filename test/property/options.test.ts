@@ -179,6 +179,14 @@ describe('iterate(options), inside a job', () => {
     },
   );
 
+  it.each([null, 0, 'x', () => 1])('`throttle: %s` (not an object) is refused, named `throttle`', async (value) => {
+    const outcome = await terminator.run({ queue: 'custom', id: 'iterate-throttle-shape' }, () =>
+      acceptedOrNamedAsync(() => iterate({ ...valid, throttle: value } as never), 'throttle'),
+    );
+    if (outcome.status === 'failed') throw outcome.error;
+    expect(outcome).toEqual({ status: 'completed', value: false });
+  });
+
   it('a `source` that returns no iterable is refused, named', async () => {
     await fc.assert(
       fc.asyncProperty(anyValue, async (returned) => {
@@ -197,8 +205,11 @@ function fieldFor(key: string, value: unknown): string {
     const v = value as { items?: unknown; ms?: unknown } | null;
     return typeof v === 'object' && v !== null && v.items !== undefined ? 'saveEvery.items' : 'saveEvery.ms';
   }
-  if (key === 'throttle')
-    return typeof (value as { when?: unknown })?.when === 'function' ? 'throttle.delay' : 'throttle.when';
+  if (key === 'throttle') {
+    // Found by this sweep: `throttle: null` failed with the raw "Cannot read properties of null".
+    if (typeof value !== 'object' || value === null) return 'throttle';
+    return typeof (value as { when?: unknown }).when === 'function' ? 'throttle.delay' : 'throttle.when';
+  }
   if (key === 'job') return typeof value === 'object' && value !== null ? 'job.queue' : 'job';
   return key;
 }
