@@ -62,11 +62,16 @@ return 1
 /**
  * Records the outcome once and announces it; a second resolve changes and
  * announces nothing. KEYS: open, jobs. ARGV: request key, id, outcome,
- * worker id, resolved channel.
+ * worker id, resolved channel, unless delivered ('1': a requester or a sweep
+ * that re-read the queue and found the job ended leaves a request that a
+ * worker marked delivered to that worker, whose answer is on its way, unless
+ * five minutes passed without one; as `resolve_request()` does in
+ * PostgreSQL). Returns 1 when it resolved the request.
  */
 export const RESOLVE = script(`${NOW}
-local state = redis.call('HMGET', ARGV[1], 'status', 'jobKey')
+local state = redis.call('HMGET', ARGV[1], 'status', 'jobKey', 'deliveredAt')
 if not state[1] or state[1] == 'resolved' then return 0 end
+if ARGV[6] == '1' and state[1] == 'delivered' and tonumber(state[3] or '0') > now - 300000 then return 0 end
 redis.call('HSET', ARGV[1], 'status', 'resolved', 'outcome', ARGV[3], 'resolvedBy', ARGV[4], 'resolvedAt', now)
 redis.call('ZREM', KEYS[1], ARGV[2])
 if redis.call('HGET', KEYS[2], state[2]) == ARGV[2] then redis.call('HDEL', KEYS[2], state[2]) end

@@ -193,18 +193,43 @@ export class RedisStore implements KillStore {
   }
 
   async resolve(requestId: string, outcome: RequestOutcome, workerId: string): Promise<void> {
+    await this.resolveWith(requestId, outcome, workerId, false);
+  }
+
+  /**
+   * Resolves a request whose job the caller found ended in its queue (the
+   * requester's re-read, the sweep), unless a worker marked it delivered:
+   * that worker's own answer (`terminated`, most often) is on its way.
+   */
+  async resolveEnded(requestId: string, outcome: RequestOutcome, workerId: string): Promise<boolean> {
+    return this.resolveWith(requestId, outcome, workerId, true);
+  }
+
+  /** The open requests this process holds in memory, for the terminator's sweep. */
+  openRequests(): KillRequest[] {
+    return this.isReceiving() ? this.pending.all() : [];
+  }
+
+  private async resolveWith(
+    requestId: string,
+    outcome: RequestOutcome,
+    workerId: string,
+    unlessDelivered: boolean,
+  ): Promise<boolean> {
     checkRequestId(requestId);
     if (!OUTCOMES.has(outcome)) throw expected('outcome', `one of ${[...OUTCOMES].join(', ')}`, outcome);
     checkName('workerId', workerId, false);
     this.assertOpen();
     const k = this.keys;
-    await this.redis.eval(
+    const resolved = await this.redis.eval(
       RESOLVE,
       [k.open, k.jobs],
-      [k.request(requestId), requestId, outcome, workerId, k.resolvedChannel],
+      [k.request(requestId), requestId, outcome, workerId, k.resolvedChannel, unlessDelivered ? '1' : '0'],
     );
+    if (resolved !== 1 && unlessDelivered) return false;
     this.pending.remove(requestId);
     this.settleWaiters(requestId, outcome);
+    return true;
   }
 
   async waitForResolution(

@@ -105,6 +105,26 @@ describe.runIf(haveRedis())('redisStore()', () => {
     expect((await requester.request({ ref: ref('2@1'), message: 'again' })).created).toBe(true);
   });
 
+  it('resolveEnded() leaves a delivered request to its worker, whose own answer wins; a pending one it resolves', async () => {
+    fresh();
+    const store = makeStore({ receiveRequests: false });
+    // A worker fired the job's token and the job ended terminated in BullMQ: a requester
+    // re-reading the queue sees it finished, but must not answer `already_finished`.
+    const { request: delivered } = await store.request({ ref: ref('7@1'), message: 'stop' });
+    await store.markDelivered(delivered.id, 'worker-a');
+    expect(await store.resolveEnded(delivered.id, 'already_finished', 'requester')).toBe(false);
+    expect(await redis.hget(`${prefix}:request:${delivered.id}`, 'status')).toBe('delivered');
+    await store.resolve(delivered.id, 'terminated', 'worker-a');
+    expect(await store.waitForResolution(delivered.id, { timeout: 1_000 })).toBe('terminated');
+    // No worker ever saw this one: the requester's re-read ends it.
+    const { request: pending } = await store.request({ ref: ref('8@1'), message: 'stop' });
+    expect(await store.resolveEnded(pending.id, 'already_finished', 'requester')).toBe(true);
+    expect(await redis.hmget(`${prefix}:request:${pending.id}`, 'status', 'outcome')).toEqual([
+      'resolved',
+      'already_finished',
+    ]);
+  });
+
   it('a forged message kills nothing: the worker reads the request itself', async () => {
     fresh();
     const worker = makeStore();
