@@ -58,8 +58,11 @@ describe('pg-boss: the ending written while PostgreSQL is unreachable', () => {
       jt.handler(async ([job]) => {
         markStarted();
         await new Promise((resolve) => job!.signal.addEventListener('abort', resolve, { once: true }));
-        // Lingers, so the test cuts the connection before the write.
+        // Lingers, so the test cuts the connection before the write; then
+        // stops as a job that saw its kill does (a listener alone would make
+        // its return a completion: DESIGN.md, "Did the job see it?").
         await sleep(1_000);
+        job!.token.throwIfTerminating();
         return 'late result';
       }),
     );
