@@ -401,7 +401,9 @@ export class Terminator {
   async fleet(options: FleetOptions = {}): Promise<FleetSnapshot> {
     const store = this.options.store;
     if (!isPresenceStore(store)) {
-      throw new Error('jobterm: fleet() needs a store that keeps worker presence, such as postgresStore() or redisStore()');
+      throw new Error(
+        'jobterm: fleet() needs a store that keeps worker presence, such as postgresStore() or redisStore()',
+      );
     }
     return store.fleet(options);
   }

@@ -30,7 +30,7 @@ local state = redis.call('HMGET', KEYS[2], 'secret', 'rescueBy')
 local result = 'created'
 if state[1] then
   if state[1] ~= hash then
-    return redis.error_reply('NOPERM jobterm: worker ' .. ARGV[1] .. ' is another process''s presence')
+    return redis.error_reply("NOPERM jobterm: worker " .. ARGV[1] .. " is another process's presence")
   end
   if state[2] then return 'refused' end
   result = 'refreshed'
