@@ -389,7 +389,8 @@ export class Terminator {
    */
   async withdraw(requestId: string, options: { withdrawnBy?: string } = {}): Promise<WithdrawStatus> {
     const store = this.options.store;
-    if (store?.withdraw === undefined) throw new Error('jobterm: withdraw() needs a store, such as postgresStore()');
+    if (store?.withdraw === undefined)
+      throw new Error('jobterm: withdraw() needs a store, such as postgresStore() or redisStore()');
     return store.withdraw(requestId, options.withdrawnBy);
   }
 
