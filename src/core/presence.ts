@@ -116,7 +116,7 @@ export const PRESENCE_DEFAULTS = Object.freeze({
   rescue: true,
 });
 
-/** Whether a store keeps presence (the PostgreSQL store does). */
+/** Whether a store keeps presence (the PostgreSQL and Redis stores do). */
 export function isPresenceStore(store: unknown): store is PresenceStore {
   const candidate = store as Partial<PresenceStore> | null;
   return (

@@ -112,7 +112,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   }
   const requests = options.requests ?? historyOf(terminator);
   if (requests !== undefined && typeof requests.listRequests !== 'function') {
-    throw expected('requests', 'an object with listRequests(), such as postgresStore()', requests);
+    throw expected('requests', 'an object with listRequests(), such as postgresStore() or redisStore()', requests);
   }
   const fleet = options.fleet ?? fleetOf(terminator);
   if (fleet !== undefined && typeof fleet.fleet !== 'function') {

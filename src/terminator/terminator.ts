@@ -389,7 +389,8 @@ export class Terminator {
    */
   async withdraw(requestId: string, options: { withdrawnBy?: string } = {}): Promise<WithdrawStatus> {
     const store = this.options.store;
-    if (store?.withdraw === undefined) throw new Error('jobterm: withdraw() needs a store, such as postgresStore()');
+    if (store?.withdraw === undefined)
+      throw new Error('jobterm: withdraw() needs a store, such as postgresStore() or redisStore()');
     return store.withdraw(requestId, options.withdrawnBy);
   }
 
@@ -401,7 +402,9 @@ export class Terminator {
   async fleet(options: FleetOptions = {}): Promise<FleetSnapshot> {
     const store = this.options.store;
     if (!isPresenceStore(store)) {
-      throw new Error('jobterm: fleet() needs a store that keeps worker presence, such as postgresStore()');
+      throw new Error(
+        'jobterm: fleet() needs a store that keeps worker presence, such as postgresStore() or redisStore()',
+      );
     }
     return store.fleet(options);
   }

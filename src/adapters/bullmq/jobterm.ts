@@ -9,6 +9,7 @@ import type { RunOptions } from '../../middleware/run-job.js';
 import type { Terminator } from '../../terminator/terminator.js';
 import { type BullmqAdapter, bullmqAdapter } from './adapter.js';
 import { alreadyMoved, unrecoverable } from './errors.js';
+import { jobDetails, workerAdapter } from './fleet.js';
 import { bullmqRef } from './ref.js';
 import { sandboxedFunction } from './sandbox.js';
 import type { JobtermProcessor, JobWithToken } from './types.js';
@@ -97,7 +98,8 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
   const useAdapter = (connection: unknown, prefix: string | undefined) => {
     if (adapter !== undefined) return;
     adapter = bullmqAdapter({ connection, ...(prefix === undefined ? {} : { prefix }) });
-    removeAdapter = terminator.addAdapter(adapter);
+    // The worker's adapter (describeWorker, rescue): this process joins the fleet's presence.
+    removeAdapter = terminator.addAdapter(workerAdapter(adapter, () => workers.values()));
   };
   if (options.connection !== undefined) useAdapter(options.connection, options.prefix);
 
@@ -132,7 +134,7 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
     return colon > 0 ? workers.get(lockToken.slice(0, colon)) : undefined;
   };
 
-  function wrap<J extends Job, R>(fn: JobtermProcessor<J, R>) {
+  function wrap<J extends Job, R>(fn: JobtermProcessor<J, R>, isolated?: 'thread' | 'process') {
     // A signal is an AbortController made on first read (the token's heaviest
     // part): hand it over only to a function that declares the parameter.
     const wantsSignal = fn.length >= 3;
@@ -143,6 +145,7 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
       const runOptions: RunOptions<R> = {
         ...(signal === undefined ? {} : { forward: [{ signal, kind: 'kill' as const }] }),
         ...(maxRuntime === undefined ? {} : { maxRuntime }),
+        details: jobDetails(job, lockToken, isolated),
         settle: async (outcome) => {
           written = await settle(job, lockToken, outcome, workerOf(lockToken));
         },
@@ -209,7 +212,7 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
     processor(fn: unknown, sandboxOptions?: SandboxOptions) {
       if (typeof fn === 'string' || fn instanceof URL) {
         const run = sandboxedFunction(fn, sandboxOptions ?? {});
-        return wrap((job) => run(job)) as never;
+        return wrap((job) => run(job), sandboxOptions?.runner ?? 'thread') as never;
       }
       if (typeof fn !== 'function') throw expected('processor', 'a function, or a file path or URL of a module', fn);
       return wrap(fn as JobtermProcessor<Job, unknown>) as never;

@@ -20,9 +20,11 @@ import {
   UsageError,
 } from '../common.js';
 import { adapterFor } from '../queues.js';
+import { bullmqCliAdapter, cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
+  ...REDIS_OPTIONS,
   port: { type: 'string' },
   host: { type: 'string' },
   token: { type: 'string', multiple: true },
@@ -53,7 +55,8 @@ Options:
   --read-token <name:secret>
                         a read-only token; repeatable (default: $JOBTERM_DASHBOARD_READ_TOKEN)
   --base-path <path>    serve under this path, e.g. /jobs (default: /)
-${DATABASE_HELP}`,
+${DATABASE_HELP}
+${REDIS_HELP}`,
   run: (args, io) =>
     guarded('dashboard', io, async () => {
       const { values, positionals } = parse(args, OPTIONS);
@@ -74,22 +77,32 @@ ${DATABASE_HELP}`,
       // Checked before a connection is opened: a weak token is a usage error, and nothing listens.
       new Credentials(tokens);
       const basePath = values['base-path'] ?? '';
-      const connectionString = databaseUrl(values, io.env);
       const logger = cliLogger(io.env);
-
-      const pool = new pg.Pool({
-        connectionString,
-        max: 4,
-        connectionTimeoutMillis: 10_000,
-        application_name: `${APPLICATION_NAME}:dashboard`,
-      });
-      pool.on('error', (error) => logger.debug('idle connection lost', { error }));
-      const store = cliStore(values, io, { pool });
+      // BullMQ on jobterm/redis: the Redis store and BullMQ's adapter, no PostgreSQL.
+      const redisUrl = redisTarget(values, io.env);
+      const pool =
+        redisUrl === undefined
+          ? new pg.Pool({
+              connectionString: databaseUrl(values, io.env),
+              max: 4,
+              connectionTimeoutMillis: 10_000,
+              application_name: `${APPLICATION_NAME}:dashboard`,
+            })
+          : undefined;
+      pool?.on('error', (error) => logger.debug('idle connection lost', { error }));
+      const store =
+        pool === undefined ? cliRedisStore(redisUrl!, values, io.env, logger) : cliStore(values, io, { pool });
+      const adapters: QueueAdapter[] = [];
+      let bullmq: (QueueAdapter & { close(): Promise<void> }) | undefined;
       try {
-        const adapters: QueueAdapter[] = [];
-        for (const queue of QUEUES) {
-          const adapter = await adapterFor(queue, pool, io.env);
-          if (adapter !== undefined) adapters.push(adapter);
+        if (pool === undefined) {
+          bullmq = await bullmqCliAdapter(redisUrl!, values, io.env);
+          if (bullmq !== undefined) adapters.push(bullmq);
+        } else {
+          for (const queue of QUEUES) {
+            const adapter = await adapterFor(queue, pool, io.env);
+            if (adapter !== undefined) adapters.push(adapter);
+          }
         }
         const terminator = createTerminator({ store, logger, adapters, workerId: `dashboard@${host}:${port}` });
         const handler = createDashboard({
@@ -116,7 +129,8 @@ ${DATABASE_HELP}`,
         return EXIT.ok;
       } finally {
         await store.close();
-        await pool.end().catch(() => undefined);
+        await bullmq?.close().catch(() => undefined);
+        await pool?.end().catch(() => undefined);
       }
     }),
 };

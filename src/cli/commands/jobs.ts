@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FleetJob, FleetSnapshot } from '../../core/fleet.js';
 import { formatRef } from '../../core/job-ref.js';
-import type { PostgresStore } from '../../stores/postgres/store.js';
 import {
   type Command,
+  cliLogger,
   cliStore,
   DATABASE_HELP,
   DATABASE_OPTIONS,
@@ -15,10 +15,12 @@ import {
   UsageError,
 } from '../common.js';
 import { age } from '../fleet-format.js';
+import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
 import { table } from '../table.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
+  ...REDIS_OPTIONS,
   queue: { type: 'string' },
   worker: { type: 'string' },
   watch: { type: 'boolean' },
@@ -37,13 +39,15 @@ export const jobsCommand: Command = {
 Lists the jobs every live worker runs, as its last heartbeat reported them
 (fresh within one heartbeat, 5 s by default); kill states (requested,
 signalled, escalated) are current. The JOB column is what 'jobterm terminate'
-takes: jobterm terminate 'pg-boss/email#<id>'.
+takes: jobterm terminate 'pg-boss/email#<id>'. BullMQ workers on the Redis
+store: --redis-url (or REDIS_URL).
 
 Options:
-  --queue <queue>       only jobs of this queue system (graphile-worker, pg-boss, ...)
+  --queue <queue>       only jobs of this queue system (graphile-worker, pg-boss, bullmq, ...)
   --worker <id>         only jobs of this worker (its id, as 'jobterm workers' shows it)
   --watch               redraw every second until Ctrl-C
-${DATABASE_HELP}`,
+${DATABASE_HELP}
+${REDIS_HELP}`,
   run: (args, io) =>
     guarded('jobs', io, async () => {
       const { values, positionals } = parse(args, OPTIONS);
@@ -57,7 +61,12 @@ ${DATABASE_HELP}`,
         ...(values.queue === undefined ? {} : { queue: values.queue }),
         ...(values.worker === undefined ? {} : { worker: values.worker }),
       };
-      const store = cliStore(values, io, { connectionString: databaseUrl(values, io.env) });
+      // The Redis store for BullMQ workers on jobterm/redis (--redis-url, or REDIS_URL without DATABASE_URL).
+      const redisUrl = redisTarget(values, io.env);
+      const store =
+        redisUrl === undefined
+          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
+          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
       try {
         if (!values.watch) {
           const snapshot = await store.fleet(filters);
@@ -73,7 +82,11 @@ ${DATABASE_HELP}`,
 };
 
 /** Redraws until SIGINT or SIGTERM, then returns so the store is closed and the process ends by itself. */
-async function watch(store: PostgresStore, filters: { queue?: string; worker?: string }, io: Io): Promise<void> {
+async function watch(
+  store: { fleet(filters: { queue?: string; worker?: string }): Promise<FleetSnapshot> },
+  filters: { queue?: string; worker?: string },
+  io: Io,
+): Promise<void> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);

@@ -1,5 +1,6 @@
 import {
   type Command,
+  cliLogger,
   cliStore,
   DATABASE_HELP,
   DATABASE_OPTIONS,
@@ -9,9 +10,10 @@ import {
   parse,
   UsageError,
 } from '../common.js';
+import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
 import { cliUser } from '../user.js';
 
-const OPTIONS = { ...DATABASE_OPTIONS } as const;
+const OPTIONS = { ...DATABASE_OPTIONS, ...REDIS_OPTIONS } as const;
 
 const ANSWERS = {
   withdrawn: 'withdrawn: no worker will apply it',
@@ -33,6 +35,7 @@ lists request ids.
 
 Options:
 ${DATABASE_HELP}
+${REDIS_HELP}
 
 Exit status: 0 withdrawn; 1 not withdrawn (delivered, resolved, expired, not
 found); 2 usage error; 3 failure.`,
@@ -45,7 +48,11 @@ found); 2 usage error; 3 failure.`,
       }
       if (positionals.length !== 1) throw new UsageError(`expected one <request-id>, got ${positionals.length}`);
       const id = positionals[0]!;
-      const store = cliStore(values, io, { connectionString: databaseUrl(values, io.env) });
+      const redisUrl = redisTarget(values, io.env);
+      const store =
+        redisUrl === undefined
+          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
+          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
       try {
         const status = await store.withdraw(id, cliUser());
         io.stdout(values.json ? JSON.stringify({ requestId: id, status }) : `request ${id}: ${ANSWERS[status]}`);

@@ -1,6 +1,7 @@
 import type { FleetWorker } from '../../core/fleet.js';
 import {
   type Command,
+  cliLogger,
   cliStore,
   DATABASE_HELP,
   DATABASE_OPTIONS,
@@ -11,10 +12,12 @@ import {
   UsageError,
 } from '../common.js';
 import { age, isoSeconds } from '../fleet-format.js';
+import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
 import { table } from '../table.js';
 
 const OPTIONS = {
   ...DATABASE_OPTIONS,
+  ...REDIS_OPTIONS,
   queue: { type: 'string' },
   all: { type: 'boolean' },
 } as const;
@@ -27,11 +30,13 @@ export const workersCommand: Command = {
 Lists every worker process that heartbeats into the store: its id, host and
 pid, the queues and the queue's own ids it serves, how many jobs it runs, and
 when it was last seen. Job lists are as fresh as one heartbeat (5 s by default).
+BullMQ workers on the Redis store: --redis-url (or REDIS_URL).
 
 Options:
-  --queue <queue>       only workers serving this queue system (graphile-worker, pg-boss, ...)
+  --queue <queue>       only workers serving this queue system (graphile-worker, pg-boss, bullmq, ...)
   --all                 include workers past their dead threshold, not yet rescued
-${DATABASE_HELP}`,
+${DATABASE_HELP}
+${REDIS_HELP}`,
   run: (args, io) =>
     guarded('workers', io, async () => {
       const { values, positionals } = parse(args, OPTIONS);
@@ -40,7 +45,12 @@ ${DATABASE_HELP}`,
         return EXIT.ok;
       }
       if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-      const store = cliStore(values, io, { connectionString: databaseUrl(values, io.env) });
+      // The Redis store for BullMQ workers on jobterm/redis (--redis-url, or REDIS_URL without DATABASE_URL).
+      const redisUrl = redisTarget(values, io.env);
+      const store =
+        redisUrl === undefined
+          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
+          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
       try {
         const snapshot = await store.fleet({
           ...(values.queue === undefined ? {} : { queue: values.queue }),

@@ -21,8 +21,8 @@ import type { SchemaNames } from './schema.js';
  * refresh or remove a row); reads go through the `fleet_workers` view.
  */
 
-/** How a job is stored in `workers.jobs`. */
-interface StoredJob {
+/** How a job is stored in `workers.jobs` (and in the Redis store's worker records). */
+export interface StoredJob {
   queue: string;
   name?: string;
   id: string;
@@ -59,7 +59,7 @@ function toStoredJob(job: PresenceJob): StoredJob {
   return stored;
 }
 
-function fromStoredJob(job: StoredJob): PresenceJob {
+export function fromStoredJob(job: StoredJob): PresenceJob {
   return {
     ref: refOf(job),
     startedAt: new Date(job.startedAt),
@@ -71,7 +71,7 @@ function fromStoredJob(job: StoredJob): PresenceJob {
   };
 }
 
-function refOf(job: { queue: string; name?: string; id: string }): JobRef {
+export function refOf(job: { queue: string; name?: string; id: string }): JobRef {
   return job.name === undefined || job.name === ''
     ? { queue: job.queue, id: job.id }
     : { queue: job.queue, id: job.id, name: job.name };

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { expected } from '../../core/errors.js';
+import { checkFleetOptions, type FleetOptions, type FleetSnapshot } from '../../core/fleet.js';
 import { type JobRef, validateJobRef } from '../../core/job-ref.js';
 import { MAX_REASON_LENGTH, milliseconds } from '../../core/options.js';
+import {
+  type DeadWorker,
+  type HeartbeatResult,
+  type OpenKill,
+  PRESENCE_DEFAULTS,
+  type PresenceRecord,
+  type PresenceStore,
+} from '../../core/presence.js';
 import type { ProgressStore } from '../../core/progress.js';
 import { makeReason } from '../../core/reason.js';
 import type {
@@ -11,6 +20,7 @@ import type {
   NewKillRequest,
   RequestOutcome,
   RequestStatus,
+  WithdrawStatus,
 } from '../../core/store.js';
 // Generic parts of the PostgreSQL store (no `pg` in them): the in-memory
 // open requests with their generations, and the non-stacking poller.
@@ -23,6 +33,8 @@ import {
   type ResolvedRedisStoreOptions,
   resolveRedisStoreOptions,
 } from './options.js';
+import * as presence from './presence.js';
+import { WITHDRAW } from './presence-scripts.js';
 import { makeRedisProgressStore } from './progress.js';
 import { LIST_RECENT, LOAD_BY_IDS, LOAD_OPEN, MARK_DELIVERED, PRUNE, RESOLVE, STORE_REQUEST } from './scripts.js';
 
@@ -55,7 +67,11 @@ export interface RedisStoreKeys {
   readonly progress: string;
   readonly requestChannel: string;
   readonly resolvedChannel: string;
+  /** Worker presence: instance id -> the ms at which it counts as dead (docs/fleet.md). */
+  readonly workers: string;
   request(id: string): string;
+  /** One worker's presence record. */
+  worker(instanceId: string): string;
 }
 
 export function redisStoreKeys(prefix: string): RedisStoreKeys {
@@ -67,7 +83,9 @@ export function redisStoreKeys(prefix: string): RedisStoreKeys {
     progress: `${prefix}:progress`,
     requestChannel: `${prefix}:requests`,
     resolvedChannel: `${prefix}:resolved`,
+    workers: `${prefix}:workers`,
     request: (id) => `${prefix}:request:${id}`,
+    worker: (instanceId) => `${prefix}:worker:${instanceId}`,
   };
 }
 
@@ -78,7 +96,7 @@ export function redisStoreKeys(prefix: string): RedisStoreKeys {
  * reconnect and polls as the fallback. A message is only ever an id: the
  * worker reads the request itself, so a forged PUBLISH kills nothing.
  */
-export class RedisStore implements KillStore {
+export class RedisStore implements KillStore, PresenceStore {
   readonly options: ResolvedRedisStoreOptions;
   readonly keys: RedisStoreKeys;
   /** iterate()'s cursors, under the same prefix; the terminator uses it by default. */
@@ -296,6 +314,80 @@ export class RedisStore implements KillStore {
       total += deleted;
       if (deleted < PRUNE_BATCH) return total;
     }
+  }
+
+  /**
+   * Takes back a request no worker has applied yet (`jobterm withdraw`): it
+   * expires now, so no worker applies it, and every worker drops it.
+   */
+  async withdraw(requestId: string, withdrawnBy?: string): Promise<WithdrawStatus> {
+    checkRequestId(requestId);
+    checkName('withdrawnBy', withdrawnBy, true);
+    this.assertOpen();
+    const k = this.keys;
+    const status = (await this.redis.eval(
+      WITHDRAW,
+      [k.open, k.jobs, k.expiry],
+      [k.request(requestId), requestId, withdrawnBy ?? '', k.resolvedChannel, REDIS_STORE_DEFAULTS.keepAfterExpiry],
+    )) as WithdrawStatus;
+    if (status === 'withdrawn') this.pending.remove(requestId);
+    return status;
+  }
+
+  // Presence (docs/fleet.md): the terminator's heartbeat calls these; see ./presence.ts.
+
+  async heartbeat(record: PresenceRecord, secret: string): Promise<HeartbeatResult> {
+    this.assertOpen();
+    return presence.heartbeat(this.redis, this.presenceKeys(), record, secret);
+  }
+
+  async deregister(instanceId: string, secret: string): Promise<void> {
+    this.assertOpen();
+    await presence.deregister(this.redis, this.presenceKeys(), instanceId, secret);
+  }
+
+  /** Every live worker and the jobs it runs (docs/fleet.md says how fresh). Works from any process. */
+  async fleet(options: FleetOptions = {}): Promise<FleetSnapshot> {
+    const checked = checkFleetOptions(options);
+    this.assertOpen();
+    return presence.selectFleet(this.redis, this.presenceKeys(), checked, PRESENCE_DEFAULTS.heartbeatInterval);
+  }
+
+  async claimDead(
+    rescuerId: string,
+    options: { lease: number; limit: number; queues?: readonly string[] },
+  ): Promise<DeadWorker[]> {
+    checkName('rescuerId', rescuerId, false);
+    this.assertOpen();
+    return presence.claimDead(this.redis, this.presenceKeys(), rescuerId, { ...options, queues: options.queues ?? [] });
+  }
+
+  async completeRescue(instanceId: string, rescuerId: string): Promise<void> {
+    this.assertOpen();
+    await presence.completeRescue(this.redis, this.presenceKeys(), instanceId, rescuerId);
+  }
+
+  async openKillsFor(refs: readonly JobRef[]): Promise<OpenKill[]> {
+    this.assertOpen();
+    return presence.selectOpenFor(this.redis, this.presenceKeys(), refs);
+  }
+
+  async markEscalated(requestId: string, workerId: string): Promise<void> {
+    checkRequestId(requestId);
+    checkName('workerId', workerId, false);
+    this.assertOpen();
+    await presence.markEscalated(this.redis, this.presenceKeys(), requestId, workerId);
+  }
+
+  private presenceKeys(): presence.PresenceKeys {
+    return {
+      prefix: this.options.prefix,
+      workers: this.keys.workers,
+      jobs: this.keys.jobs,
+      progress: this.keys.progress,
+      worker: this.keys.worker,
+      request: this.keys.request,
+    };
   }
 
   /** Stops subscribing, polling and pruning, wakes waiters with `undefined`, and closes the connections the store made. */

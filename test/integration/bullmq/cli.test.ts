@@ -91,4 +91,61 @@ describe.runIf(haveRedis())('jobterm CLI with the Redis store', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/Expected `job.id` to be a BullMQ job id/);
   });
+
+  it('jobterm workers and jobs list BullMQ workers on the Redis store (--redis-url, or REDIS_URL); withdraw takes back a request', async () => {
+    const queue = world.queue();
+    const a = await world.startWorker(queue, {
+      JOB_MODE: 'stop-on-signal',
+      JT_HEARTBEAT: '200',
+      WORKER_ID: 'cli-bull',
+    });
+    const { bullWorkerId } = await a.waitFor('ready');
+    const job = await queue.add('j', {});
+    await a.waitFor(about('job-started', job.id));
+    const ref = `bullmq/${queue.name}#${job.id}@${job.timestamp}`;
+    for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 50))) {
+      if ((await world.store.fleet({ worker: 'cli-bull' })).workers[0]?.jobs.length === 1) break;
+      if (Date.now() > deadline) throw new Error('the worker never listed its job');
+    }
+
+    const workers = await jobterm(['workers', '--json'], env);
+    expect(workers).toMatchObject({ code: 0, stderr: '' });
+    // The previous test's SIGKILLed worker is listed too until its dead threshold passes: look at this one.
+    const listed = JSON.parse(workers.stdout).workers.filter((w: { workerId: string }) => w.workerId === 'cli-bull');
+    expect(listed).toMatchObject([
+      {
+        workerId: 'cli-bull',
+        pid: a.pid,
+        jobs: 1,
+        queues: [{ queue: 'bullmq', names: [queue.name], queueIds: [bullWorkerId] }],
+      },
+    ]);
+    const table = await jobterm(['workers', '--redis-url', world.url, '--redis-prefix', world.storePrefix], {
+      REDIS_URL: '',
+    });
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    expect(table.stdout).toMatch(new RegExp(`^cli-bull .* bullmq\\(${queue.name}\\) +1 `, 'm'));
+
+    const jobs = await jobterm(['jobs', '--json', '--queue', 'bullmq', '--worker', 'cli-bull'], env);
+    expect(jobs).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(jobs.stdout).jobs).toMatchObject([
+      {
+        job: ref,
+        task: queue.name,
+        attempt: 1,
+        workerId: 'cli-bull',
+        queueWorkerId: bullWorkerId,
+        termination: { state: 'none' },
+      },
+    ]);
+    const jobsTable = await jobterm(['jobs'], env);
+    expect(jobsTable.stdout).toContain(ref);
+
+    // A request for a job not running anywhere (and not in BullMQ): withdrawn before any worker applies it.
+    const { request } = await world.store.request({ ref: { queue: 'custom', id: 'later' }, message: 'never mind' });
+    const withdrawn = await jobterm(['withdraw', request.id], env);
+    expect(withdrawn).toMatchObject({ code: 0, stderr: '' });
+    expect(withdrawn.stdout).toMatch(/withdrawn: no worker will apply it/);
+    expect((await world.store.listRequests({ pending: true })).map((r) => r.id)).not.toContain(request.id);
+  });
 });

@@ -2,12 +2,15 @@
 // takes, the admin token it generates when given none, and a clean exit on
 // SIGTERM.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { postgresStore } from '../../../src/stores/postgres/index.js';
+import { redisStore } from '../../../src/stores/redis/index.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
+import { haveRedis, redisUrl, uniquePrefix } from '../../support/redis.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 let db: TestDatabase;
@@ -131,5 +134,55 @@ describe('jobterm dashboard', () => {
     const port = dashboard(['--port', '99999']);
     expect(await port.exited).toBe(2);
     expect(port.stderr()).toMatch(/--port must be a whole number/);
+  });
+});
+
+describe.runIf(haveRedis())('jobterm dashboard on the Redis store', () => {
+  it('--redis-url serves the fleet and the request history from Redis, without PostgreSQL', async () => {
+    const prefix = uniquePrefix('jt-dash');
+    const store = redisStore({ connection: redisUrl(), prefix, receiveRequests: false, logger: silentLogger });
+    try {
+      const instanceId = randomUUID();
+      await store.heartbeat(
+        {
+          instanceId,
+          workerId: 'bull-on-redis',
+          host: 'h',
+          pid: 7,
+          queues: [{ queue: 'bullmq', names: ['mail'], queueIds: ['w1'] }],
+          versions: { jobterm: '1', node: '24' },
+          startedAt: new Date(),
+          heartbeatInterval: 60_000,
+          deadAfter: 240_000,
+          jobs: [
+            { ref: { queue: 'bullmq', name: 'mail', id: '3@4' }, task: 'mail', attempt: 1, startedAt: new Date() },
+          ],
+        },
+        randomBytes(32).toString('hex'),
+      );
+      const { request } = await store.request({
+        ref: { queue: 'bullmq', name: 'mail', id: '3@4' },
+        message: 'stop it',
+      });
+      const admin = 'ops-secret-0123456789abcd';
+      const run = dashboard(['--json', '--redis-url', redisUrl(), '--redis-prefix', prefix], {
+        DATABASE_URL: '',
+        JOBTERM_DASHBOARD_TOKEN: `ops:${admin}`,
+      });
+      const { url } = JSON.parse(await run.first) as { url: string };
+      const get = async (path: string) =>
+        (await fetch(`${url}api/${path}`, { headers: { authorization: `Bearer ${admin}` } })).json() as Promise<
+          Record<string, unknown>
+        >;
+      expect(await get('workers')).toMatchObject({ workers: [{ workerId: 'bull-on-redis' }] });
+      expect(await get('jobs')).toMatchObject({
+        jobs: [{ task: 'mail', attempt: 1, termination: { state: 'requested', requestId: request.id } }],
+      });
+      expect(await get('requests')).toMatchObject({ requests: [{ id: request.id }] });
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -4,12 +4,18 @@
 // page, shows as ended, and its queue row is ended for good. Read-only users
 // get no button and a 403; no token, a 401 and the sign-in form.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDashboard } from '../../../src/http/index.js';
 import { type DashboardPageHarness, startHarness } from '../../fixtures/http/harness.js';
 import { type Browser, launchBrowser } from '../../support/browser.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
+import { killAllWorkers } from '../../support/processes.js';
+import { haveRedis } from '../../support/redis.js';
+import { about, type BullmqWorld, jobFacts, makeWorld } from '../bullmq/setup.js';
 
 const ADMIN = 'alice-secret-0123456789';
 const READER = 'bob-secret-0123456789ab';
@@ -194,6 +200,74 @@ describe('access from the page', () => {
       expect(await harness.endedForGood('pg-boss', id, 'keyboard only')).toBe(true);
     } finally {
       await phone.close();
+    }
+  });
+});
+
+// BullMQ on jobterm/redis, no PostgreSQL: the same page served from a terminator on the Redis store (its
+// fleet() and listRequests() come from Redis), and a BullMQ worker in its own process.
+describe.runIf(haveRedis())('the page against bullmq on the Redis store', () => {
+  let world: BullmqWorld;
+  let close: () => Promise<void> = async () => {};
+  let url: string;
+
+  beforeAll(async () => {
+    world = await makeWorld();
+    const server = createServer(
+      createDashboard({ terminator: world.requester, requests: world.store, tokens: { admin: `alice:${ADMIN}` } }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    close = () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+  });
+  afterAll(async () => {
+    await close();
+    await killAllWorkers();
+    await world?.close();
+  });
+
+  it('shows a running BullMQ job, terminates it with a reason, shows it ended; BullMQ holds it failed for good', async () => {
+    const queue = world.queue();
+    const worker = await world.startWorker(queue, { JOB_MODE: 'stop-on-signal', JT_HEARTBEAT: '250' });
+    const job = await queue.add('j', {});
+    await worker.waitFor(about('job-started', job.id));
+    const user = await browser.newUser();
+    try {
+      const page = await user.context.newPage();
+      await page.goto(url);
+      await page.getByLabel('Dashboard token').fill(ADMIN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: /Running jobs/ }).waitFor();
+      const row = page.locator('#jobs-table tbody tr', { hasText: `#${job.id}@${job.timestamp}` });
+      await row.waitFor({ timeout: 20_000 });
+      await expect.poll(() => row.locator('td').nth(6).textContent()).toBe('running');
+
+      await row.getByRole('button', { name: /Terminate/ }).click();
+      const dialog = page.getByRole('dialog', { name: 'Terminate job' });
+      await dialog.getByLabel(/Reason/).fill('wrong recipient list');
+      await dialog.getByRole('button', { name: 'Terminate' }).click();
+      await expect
+        .poll(() => dialog.getByRole('status').textContent(), { timeout: 20_000 })
+        .toMatch(/^terminated in \d+ ms$/);
+      await page.screenshot({ path: join(shots, 'bullmq-terminated.png') });
+      await dialog.getByRole('button', { name: 'Close' }).click();
+      await expect.poll(() => row.locator('td').nth(6).textContent(), { timeout: 10_000 }).toBe('ended');
+      const history = page.locator('#history tbody tr', { hasText: `#${job.id}@${job.timestamp}` });
+      await expect.poll(() => history.textContent(), { timeout: 10_000 }).toMatch(/terminated/);
+      const cells = await history.locator('td').allTextContents();
+      expect(cells.slice(2, 6)).toEqual(['alice', 'wrong recipient list', 'resolved', 'terminated']);
+
+      // Failed for good in BullMQ's own storage: no retry left to run it again.
+      const facts = await jobFacts(queue, job.id!);
+      expect(facts).toMatchObject({ state: 'failed', failedReason: expect.stringMatching(/^Terminated:/) });
+      expect((await queue.getJob(job.id!))?.failedReason).toMatch(/wrong recipient list/);
+      await page.close();
+    } finally {
+      await user.close();
     }
   });
 });
