@@ -9,7 +9,10 @@
  * - `terminate()` of 1,000 queued pg-boss jobs at once from one requester
  *   (adapter + PostgreSQL store), per call, against pg-boss's own `cancel()`
  *   of 1,000 other queued jobs at once; the requester's pools stay within
- *   their documented bound (the store's `max` and the adapter's pool).
+ *   their documented bound (the store's `max` and the adapter's pool);
+ * - `terminator.shutdown()` with 1,000 running pg-boss jobs on one worker
+ *   (batchSize 1,000) -> every job back in the queue: time, and the statements
+ *   pg-boss's Db ran (the put-backs are one statement per batch).
  */
 import { randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
@@ -19,6 +22,7 @@ import { pgBossAdapter } from '../../src/adapters/pg-boss/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
 import { createTerminator } from '../../src/terminator/terminator.js';
+import { pgBossShutdownRoundTrips } from '../../test/fixtures/round-trips.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 
 setFlagsFromString('--expose-gc');
@@ -27,7 +31,12 @@ const gc = runInNewContext('gc') as () => void;
 export const growthSuite: BenchSuite = {
   name: 'growth',
   async run(ctx) {
-    return [...(await memoryAndRunning(ctx)), await runCost(ctx), ...(await terminateMany(ctx))];
+    return [
+      ...(await memoryAndRunning(ctx)),
+      await runCost(ctx),
+      ...(await terminateMany(ctx)),
+      ...(await shutdownMany(ctx)),
+    ];
   },
 };
 
@@ -194,4 +203,40 @@ async function terminateMany(ctx: BenchContext): Promise<Figure[]> {
     await requester.close();
     await boss.stop({ graceful: false });
   }
+}
+
+async function shutdownMany(ctx: BenchContext): Promise<Figure[]> {
+  const jobs = ctx.quick ? 100 : 1_000;
+  const rounds = ctx.quick ? 1 : 5;
+  const { url } = await ctx.createDatabase('jobterm_bench_shutdown');
+  const times: number[] = [];
+  const statements: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const result = await pgBossShutdownRoundTrips(url, { jobs, queue: `shutdown_${round}` });
+    if (result.backInQueue !== jobs) throw new Error(`${result.backInQueue} of ${jobs} jobs back in the queue`);
+    times.push(result.seconds * 1000);
+    statements.push(result.statements);
+    ctx.log(
+      `shutdown() of ${jobs} running jobs: ${result.seconds.toFixed(3)} s, ${result.statements} statements (${result.putBacks} put-back)`,
+    );
+  }
+  const count = jobs.toLocaleString('en');
+  return [
+    {
+      name: `shutdown() with ${count} running pg-boss jobs on one worker -> all back in the queue`,
+      unit: 'ms',
+      samples: times,
+      lowerIsBetter: true,
+      notes: `batchSize ${count}, every job waits for its signal; from shutdown() until it resolved (tokens fired, jobs settled and put back, offWork, boss.stop()). Each sample one round.`,
+    },
+    {
+      name: `statements of pg-boss's Db during that shutdown, ${count} jobs`,
+      unit: 'statements',
+      samples: statements,
+      lowerIsBetter: true,
+      goal: 'one put-back statement per batch, not per job',
+      notes:
+        "Every executeSql of pg-boss's Db from shutdown() until it resolved: the put-back UPDATE and pg-boss's own stop().",
+    },
+  ];
 }

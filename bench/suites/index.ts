@@ -11,6 +11,7 @@ import { iterateSuite } from './iterate.js';
 import { iterateShutdownSuite } from './iterate-shutdown.js';
 import { killDelivery } from './kill-delivery.js';
 import { pgBossSuite } from './pg-boss.js';
+import { roundTripsSuite } from './round-trips.js';
 
 /** Every suite `npm run bench` runs, in order. Add new ones here. */
 export const suites: BenchSuite[] = [
@@ -25,5 +26,6 @@ export const suites: BenchSuite[] = [
   fleetSuite,
   dashboardSuite,
   growthSuite,
+  roundTripsSuite,
   instructionsSuite,
 ];

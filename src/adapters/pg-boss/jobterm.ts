@@ -9,6 +9,7 @@ import type { RunOptions } from '../../middleware/run-job.js';
 import type { Terminator } from '../../terminator/terminator.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
 import { jobDetails, workerAdapter } from './fleet.js';
+import { PutBackBatch } from './put-back-batch.js';
 import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';
 import { forwardPgBossSignals } from './signal.js';
 import { terminationOutput } from './sql.js';
@@ -118,7 +119,12 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
   const maxRuntime = options.maxRuntime === undefined ? undefined : milliseconds('maxRuntime', options.maxRuntime);
 
   const adapter = pgBossAdapter({ boss, schema });
-  const ctx: SettleContext = { boss, schema, logger: terminator.options.logger };
+  const ctx: SettleContext = {
+    boss,
+    schema,
+    logger: terminator.options.logger,
+    putBacks: new PutBackBatch(boss, schema),
+  };
   const removeAdapter = terminator.addAdapter(workerAdapter(adapter, boss));
   const removeParticipant = terminator.addShutdownParticipant({
     // pg-boss's own stop() fails still-active jobs, spending an attempt. So

@@ -2,6 +2,7 @@ import type { Logger } from '../../core/logger.js';
 import type { JobOutcome } from '../../core/outcome.js';
 import { retryWhileUnreachable } from '../../core/queue-write.js';
 import type { TerminationReason } from '../../core/reason.js';
+import type { PutBackBatch } from './put-back-batch.js';
 import { notifyChannelSchema, putBackSql, recordTerminationSql, terminationOutput, UNIQUE_VIOLATION } from './sql.js';
 import type { PgBossJob, PgBossLike } from './types.js';
 
@@ -31,6 +32,8 @@ export interface SettleContext {
   readonly boss: PgBossLike;
   readonly schema: string;
   readonly logger: Logger;
+  /** Collects the put-backs of one turn (a shutdown's) into one statement; absent: one statement per job. */
+  readonly putBacks?: PutBackBatch;
 }
 
 /**
@@ -85,6 +88,11 @@ async function cancelJob(ctx: SettleContext, job: PgBossJob, reason: Termination
  */
 async function putBack(ctx: SettleContext, job: PgBossJob, reason: TerminationReason, delay: number): Promise<void> {
   const output = terminationOutput(reason);
+  const batched = await ctx.putBacks?.add({ name: job.name, id: job.id, retryCount: job.retryCount, output, delay });
+  if (batched !== undefined) {
+    if (batched) job.retryCount = FENCED_OFF;
+    return;
+  }
   try {
     // Fenced on this attempt, so a retry after a lost answer matches nothing
     // (and leaves retryCount unfenced: the one edge a lost answer leaves).

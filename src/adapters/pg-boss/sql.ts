@@ -69,6 +69,33 @@ export function putBackSql(schema: string): string {
 }
 
 /**
+ * `putBackSql` for many jobs in one statement (a shutdown's put-backs), each
+ * row with the same state and attempt fences as the single-job statement.
+ * The statement is one transaction: a unique violation on one row (a
+ * `short`/`stately` queue) writes none of them.
+ *
+ * $1 names, $2 ids, $3 retry counts, $4 outputs (JSON text), $5 the schema
+ * for pg-boss's NOTIFY channel, $6 delays in ms; arrays of one length.
+ */
+export function putBackManySql(schema: string): string {
+  return `WITH input AS (
+      SELECT * FROM unnest($1::text[], $2::uuid[], $3::int[], $4::text[], $6::bigint[]) AS t(name, id, retry_count, output, delay)
+    ), back AS (
+      UPDATE ${schema}.job AS job
+      SET state = 'created', started_on = NULL, heartbeat_on = NULL, upsert_by_key = NULL, output = input.output::jsonb,
+        start_after = CASE WHEN input.delay > 0 THEN now() + input.delay * interval '1 millisecond' ELSE job.start_after END,
+        keep_until = CASE WHEN input.delay > 0 THEN now() + input.delay * interval '1 millisecond' + (job.keep_until - job.start_after)
+          ELSE job.keep_until END
+      FROM input
+      WHERE job.name = input.name AND job.id = input.id AND job.state = 'active' AND job.retry_count = input.retry_count
+      RETURNING job.id, job.name, input.delay
+    )
+    SELECT id,
+      CASE WHEN delay <= 0 THEN pg_notify('pgboss_' || left(encode(sha224(convert_to($5::text, 'UTF8')), 'hex'), 24), name) END
+    FROM back`;
+}
+
+/**
  * The schema text pg-boss hashes into its NOTIFY channel: quotes that change
  * nothing (`"pgboss"`) are dropped, everything else is kept as written
  * (pg-boss 12's `normalizeSchemaName`).
