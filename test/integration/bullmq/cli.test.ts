@@ -97,6 +97,7 @@ describe.runIf(haveRedis())('jobterm CLI with the Redis store', () => {
     const a = await world.startWorker(queue, {
       JOB_MODE: 'stop-on-signal',
       JT_HEARTBEAT: '200',
+      JT_DEAD_BEATS: '40',
       WORKER_ID: 'cli-bull',
     });
     const { bullWorkerId } = await a.waitFor('ready');

@@ -58,7 +58,8 @@ describe('jobterm workers / jobs / withdraw / --version', () => {
       store: postgresStore({ connectionString: db.url, logger: silentLogger }),
       logger: silentLogger,
       workerId: 'cli-worker',
-      presence: { heartbeatInterval: 100 },
+      // 40 beats before it counts as dead: a loaded machine's stall must not drop it from the fleet mid-test.
+      presence: { heartbeatInterval: 100, deadAfterBeats: 40 },
     });
     running = worker.run(
       // A queue of the user's own: no queue tables to read (a pg-boss ref would make the CLI read pg-boss's).

@@ -13,6 +13,10 @@ const graphileScript = fileURLToPath(new URL('../../fixtures/fleet/graphile-work
 const bossScript = fileURLToPath(new URL('../../fixtures/fleet/pg-boss.ts', import.meta.url));
 const quiet = new Logger(() => () => {});
 const HEARTBEAT = 250;
+// startGraphile's workers count as dead after 40 heartbeats (10 s) unless a
+// test gives its own JT_DEAD_BEATS: on a loaded CI machine a live worker's
+// loop can stall past 4 beats, and it must not be rescued by mistake.
+const LIVE_DEAD_BEATS = '40';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -57,7 +61,7 @@ describe('the fleet across processes', () => {
 
   const startGraphile = async (env: Record<string, string> = {}): Promise<WorkerProcess> => {
     const worker = spawnWorker(graphileScript, {
-      env: { DATABASE_URL: db.url, JT_HEARTBEAT: String(HEARTBEAT), ...env },
+      env: { DATABASE_URL: db.url, JT_HEARTBEAT: String(HEARTBEAT), JT_DEAD_BEATS: LIVE_DEAD_BEATS, ...env },
     });
     await worker.waitFor('ready', 60_000);
     return worker;
@@ -130,7 +134,7 @@ describe('the fleet across processes', () => {
   });
 
   it('a SIGKILLed graphile-worker’s job is unlocked and run by another worker within a few heartbeats, rescued once', async () => {
-    const doomed = await startGraphile({ JT_WORKER_ID: 'gw-doomed' });
+    const doomed = await startGraphile({ JT_WORKER_ID: 'gw-doomed', JT_DEAD_BEATS: '4' });
     const job = await utils.addJob('hold', { ms: 60_000 }, { maxAttempts: 5 });
     const started = await doomed.waitFor((m) => m.event === 'started' && m.id === job.id);
     // Its heartbeat listed the job, so the rescue knows of it.

@@ -102,7 +102,8 @@ describe('presence in PostgreSQL (migration 4)', () => {
       store: workerStore,
       logger: silentLogger,
       workerId: 'in-process',
-      presence: { heartbeatInterval: 100 },
+      // 40 beats before it counts as dead: a loaded machine's stall must not drop it from the fleet mid-test.
+      presence: { heartbeatInterval: 100, deadAfterBeats: 40 },
       killTimeout: 200,
     });
     let release!: () => void;

@@ -232,7 +232,11 @@ describe.runIf(haveRedis())('the page against bullmq on the Redis store', () => 
 
   it('shows a running BullMQ job, terminates it with a reason, shows it ended; BullMQ holds it failed for good', async () => {
     const queue = world.queue();
-    const worker = await world.startWorker(queue, { JOB_MODE: 'stop-on-signal', JT_HEARTBEAT: '250' });
+    const worker = await world.startWorker(queue, {
+      JOB_MODE: 'stop-on-signal',
+      JT_HEARTBEAT: '250',
+      JT_DEAD_BEATS: '40',
+    });
     const job = await queue.add('j', {});
     await worker.waitFor(about('job-started', job.id));
     const user = await browser.newUser();
