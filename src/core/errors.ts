@@ -60,9 +60,13 @@ export function checkKnownKeys(what: string, value: object, known: readonly stri
  * would be turned into U+FFFD on the way (so a job id would no longer match).
  */
 export function isStorableText(text: string): boolean {
-  return !UNSTORABLE.test(text);
+  // Most text has neither NUL nor any surrogate: one plain scan answers. Only
+  // text with a surrogate needs the Unicode-aware test (pairs are fine).
+  return !MAYBE_UNSTORABLE.test(text) || !UNSTORABLE.test(text);
 }
 
+// Without `u`, a character class matches UTF-16 code units: any surrogate, paired or not.
+const MAYBE_UNSTORABLE = /[\0\uD800-\uDFFF]/;
 // In a `u` regex a surrogate pair is one code point, so \p{Cs} matches only unpaired halves.
 const UNSTORABLE = /[\0\p{Cs}]/u;
 

@@ -2,7 +2,7 @@ import { type JobRef, refKey } from './job-ref.js';
 
 /** How long a completion is remembered: far longer than a requester takes between reading a job's state and storing its request. */
 const REMEMBER_MS = 60_000;
-/** About this many, the oldest forgotten first, so a busy worker's memory stays flat. */
+/** This many, the oldest forgotten first, so a busy worker's memory stays flat. */
 const MAX_ENTRIES = 1_024;
 
 /**
@@ -19,37 +19,38 @@ const MAX_ENTRIES = 1_024;
  * request, or the request sees the completion.
  */
 export class RecentCompletions {
-  // Two generations instead of one Map trimmed from its oldest end: deleting
-  // a Map's first entries leaves holes that `keys().next()` walks on every
-  // call until V8 compacts it, which cost several µs per job at full speed.
-  // At most MAX_ENTRIES are kept; each lookup is two gets.
-  private current = new Map<string, number>();
-  private previous = new Map<string, number>();
+  // A ring of the last MAX_ENTRIES completions, by key. remember() runs for
+  // every job and only writes two slots (no Map to grow, rehash or trim:
+  // that cost several µs per job at full speed); completed() runs only when
+  // a request finds no running job here, and scans the ring.
+  private readonly keys = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
+  private readonly times = new Float64Array(MAX_ENTRIES);
+  private next = 0;
 
-  remember(ref: JobRef): void {
-    this.current.set(refKey(ref), Date.now());
-    if (this.current.size >= MAX_ENTRIES / 2) {
-      this.previous = this.current;
-      this.current = new Map();
-    }
+  /** `key` is the job's `refKey()`, which its run already holds. */
+  remember(key: string): void {
+    this.keys[this.next] = key;
+    this.times[this.next] = Date.now();
+    this.next = (this.next + 1) % MAX_ENTRIES;
   }
 
   /** Whether the job completed in this process within the last minute. */
   completed(ref: JobRef): boolean {
     const key = refKey(ref);
-    const at = this.current.get(key) ?? this.previous.get(key);
-    return at !== undefined && Date.now() - at <= REMEMBER_MS;
+    const now = Date.now();
+    for (let i = 0; i < MAX_ENTRIES; i++) {
+      if (this.keys[i] === key && now - this.times[i]! <= REMEMBER_MS) return true;
+    }
+    return false;
   }
 
   /** Once its request is resolved: a later request for the same job is someone else's business. */
   forget(ref: JobRef): void {
     const key = refKey(ref);
-    this.current.delete(key);
-    this.previous.delete(key);
+    for (let i = 0; i < MAX_ENTRIES; i++) if (this.keys[i] === key) this.keys[i] = undefined;
   }
 
   clear(): void {
-    this.current.clear();
-    this.previous.clear();
+    this.keys.fill(undefined);
   }
 }

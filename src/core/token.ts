@@ -68,6 +68,13 @@ export class TokenSource {
    * whether or not the job still cares. One that acts makes the job throw.
    */
   dispatching = false;
+  /**
+   * The running job this token belongs to, for the calls a job makes from
+   * inside (middleware/run-job.ts); cleared when it settles. A field, not a
+   * WeakMap keyed by token: a WeakMap's set and delete for every job, and
+   * the ephemeron work they give the GC, cost more than the rest of a token.
+   */
+  owner: unknown;
 
   constructor(private readonly onCallbackError: CallbackErrorHandler) {
     this.token = new Token(this);
@@ -227,7 +234,7 @@ class Token implements TerminationToken {
 }
 
 /** The source behind one of jobterm's tokens, or undefined for any other object. */
-function sourceOf(token: TerminationToken): TokenSource | undefined {
+export function sourceOf(token: TerminationToken): TokenSource | undefined {
   return token instanceof Token ? token.source : undefined;
 }
 

@@ -8,7 +8,7 @@ import type { ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
 import type { RegisteredJob } from '../core/registry.js';
 import type { Resources } from '../core/resources.js';
-import { type TerminationToken, TokenSource } from '../core/token.js';
+import { sourceOf, type TerminationToken, TokenSource } from '../core/token.js';
 import { forwardAbort } from './forward.js';
 
 /** Options for one `terminator.run()`. */
@@ -20,11 +20,7 @@ export interface RunOptions<T> {
    * not combine them with `AbortSignal.any`, which has leaked in Node. Jobs
    * that share one signal share one listener on it (`forward.ts`).
    */
-  readonly forward?: ReadonlyArray<{
-    readonly signal: AbortSignal;
-    readonly kind: TerminationKind;
-    readonly message?: string;
-  }>;
+  readonly forward?: ReadonlyArray<ForwardedSignal>;
   /**
    * Writes the outcome into the queue. Awaited before the job leaves
    * `running()`, before its kill request is marked resolved, and by
@@ -44,7 +40,28 @@ export interface RunOptions<T> {
    * at heartbeats, so a getter costs nothing on the job's path.
    */
   readonly details?: JobDetails;
+  /**
+   * `false`: the job's function runs outside the job's async context, so
+   * `currentToken()` does not find this job there. For a function that only
+   * hands the token to code shared by several jobs (a pg-boss batch
+   * handler), where one context would be the wrong job's anyway.
+   * @default true
+   */
+  readonly context?: boolean;
 }
+
+/**
+ * A queue's signal forwarded into a job's token: with a fixed `kind` (and
+ * `message`, else the signal's reason), or `classify`, which reads the signal
+ * when it aborts and says what it meant (pg-boss's one signal means expiry,
+ * stop() or a lost claim).
+ */
+export type ForwardedSignal =
+  | { readonly signal: AbortSignal; readonly kind: TerminationKind; readonly message?: string }
+  | {
+      readonly signal: AbortSignal;
+      readonly classify: (signal: AbortSignal) => { readonly kind: TerminationKind; readonly message: string };
+    };
 
 /** What a job needs from the terminator that runs it. */
 export interface JobHost {
@@ -58,21 +75,23 @@ export interface JobHost {
   /** The shutdown in progress, with its deadline, if any. */
   shutdownInProgress(): { reason: TerminationReason; graceMs: number } | undefined;
   emit<K extends keyof TerminatorEvents>(event: K, payload: TerminatorEvents[K]): void;
-  /** Records the ending on the job's kill request, if it had one. Never rejects. */
-  afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined;
+  /** Records the ending on the job's kill request, if it had one (`key`: the ref's refKey()). Never rejects. */
+  afterSettle(ref: JobRef, key: string, outcome: JobOutcome): Promise<void> | undefined;
   /** What the terminator's jobs share and its shutdown closes (isolation pools). */
   readonly resources: Resources;
 }
 
 /**
  * The running job behind a token, for the calls a job makes from inside
- * (markProgressSaved, registerHardStop, interruptFromInside); removed when it settles.
+ * (markProgressSaved, registerHardStop, interruptFromInside); undefined once it settles.
  */
-const jobsByToken = new WeakMap<TerminationToken, RunningJob<unknown>>();
+function runningJobOf(token: TerminationToken): RunningJob<unknown> | undefined {
+  return sourceOf(token)?.owner as RunningJob<unknown> | undefined;
+}
 
 /** Marks, from inside a job, that it saved progress: a `timeout` then puts it back without spending an attempt. */
 export function markProgressSaved(token: TerminationToken): void {
-  const job = jobsByToken.get(token);
+  const job = runningJobOf(token);
   if (job !== undefined) job.progressSaved = true;
 }
 
@@ -83,7 +102,7 @@ export function markProgressSaved(token: TerminationToken): void {
  * completed (DESIGN.md, "Did the job see it?").
  */
 export function markTerminationSeen(token: TerminationToken): void {
-  const job = jobsByToken.get(token);
+  const job = runningJobOf(token);
   if (job !== undefined) job.source.seen = true;
 }
 
@@ -96,7 +115,7 @@ export function registerHardStop(
   token: TerminationToken,
   hardStop: (reason: TerminationReason) => void | Promise<void>,
 ): (() => void) | undefined {
-  const job = jobsByToken.get(token);
+  const job = runningJobOf(token);
   if (job === undefined) return undefined;
   job.innerHardStop = hardStop;
   return () => {
@@ -106,7 +125,7 @@ export function registerHardStop(
 
 /** The resources of the terminator that runs the job holding `token` (isolation pools); undefined outside a job. */
 export function resourcesOf(token: TerminationToken): Resources | undefined {
-  return jobsByToken.get(token)?.resources;
+  return runningJobOf(token)?.resources;
 }
 
 /**
@@ -115,7 +134,7 @@ export function resourcesOf(token: TerminationToken): Resources | undefined {
  * `retryDelay` ms. Returns false when the token is not a running job's.
  */
 export function interruptFromInside(token: TerminationToken, reason: TerminationReason, retryDelay?: number): boolean {
-  const job = jobsByToken.get(token);
+  const job = runningJobOf(token);
   if (job === undefined) return false;
   if (retryDelay !== undefined && retryDelay > 0) job.retryDelay = retryDelay;
   job.terminate(reason, job.killTimeout);
@@ -152,7 +171,7 @@ class RunningJob<T> implements RegisteredJob {
       this.decide = resolve;
     });
     this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
-    jobsByToken.set(this.source.token, this as RunningJob<unknown>);
+    this.source.owner = this;
   }
 
   get killTimeout(): number {
@@ -248,7 +267,7 @@ class RunningJob<T> implements RegisteredJob {
     clearTimeout(this.escalationTimer);
     this.escalationTimer = undefined;
     this.source.dispose();
-    jobsByToken.delete(this.source.token);
+    this.source.owner = undefined;
     this.finalOutcome = outcome;
     this.finished?.resolve(outcome);
   }
@@ -278,13 +297,15 @@ export async function runJob<T>(
     const shutdown = host.shutdownInProgress();
     if (shutdown !== undefined) running.terminate(shutdown.reason, shutdown.graceMs);
 
-    for (const { signal, kind, message } of options.forward ?? []) {
-      const onAbort = () =>
-        running.terminate(
-          makeReason(kind, message ?? describeAbort(signal)),
-          kind === 'shutdown' ? undefined : host.killTimeout,
-        );
-      cleanups.push(forwardAbort(signal, onAbort));
+    for (const entry of options.forward ?? []) {
+      const onAbort = () => {
+        const { kind, message } =
+          'classify' in entry
+            ? entry.classify(entry.signal)
+            : { kind: entry.kind, message: entry.message ?? describeAbort(entry.signal) };
+        running.terminate(makeReason(kind, message), kind === 'shutdown' ? undefined : host.killTimeout);
+      };
+      cleanups.push(forwardAbort(entry.signal, onAbort));
     }
     if (options.maxRuntime !== undefined) {
       const timer = setTimeout(
@@ -303,7 +324,8 @@ export async function runJob<T>(
     } else {
       let result: T | PromiseLike<T>;
       try {
-        result = withJob({ token, ref, progress: host.progress }, () => job(token));
+        result =
+          options.context === false ? job(token) : withJob({ token, ref, progress: host.progress }, () => job(token));
       } catch (error) {
         result = Promise.reject(error);
       }
@@ -321,7 +343,10 @@ export async function runJob<T>(
 
     if (options.settle !== undefined) {
       try {
-        await options.settle(outcome);
+        // Not awaited when it returns nothing: most endings need no write (a
+        // completion the queue records itself), and an await costs a turn.
+        const settling = options.settle(outcome);
+        if (settling !== undefined) await settling;
       } catch (error) {
         // The queue holds nothing of this ending (the adapters retried while
         // the database was unreachable, then gave up): no `terminated` or
@@ -332,7 +357,7 @@ export async function runJob<T>(
         return outcome;
       }
     }
-    const recorded = host.afterSettle(ref, outcome);
+    const recorded = host.afterSettle(ref, running.key, outcome);
     if (recorded !== undefined) await recorded;
     if (outcome.status === 'terminated') {
       host.emit('terminated', { ref, reason: outcome.reason, escalated: outcome.escalated });

@@ -160,20 +160,40 @@ export class Terminator {
    * Runs one job with a termination token and resolves to how it ended. Never
    * rejects for the job's own errors: they come back as `{ status: 'failed' }`.
    */
-  async run<T>(
+  run<T>(
     ref: JobRef,
     job: (token: TerminationToken) => T | PromiseLike<T>,
     options?: RunOptions<T>,
   ): Promise<JobOutcome<T>> {
-    const checked = validateJobRef(ref);
-    if (typeof job !== 'function') throw expected('job', 'a function', job);
-    if (options?.maxRuntime !== undefined) milliseconds('maxRuntime', options.maxRuntime);
-    if (this.closed) throw new Error('jobterm: this terminator is closed');
-    this.heartbeat?.start();
-    // Only the first jobs after start wait here: pending kills must be loaded
-    // before a job can be checked against them.
-    if (!this.isReady) await this.ready.catch(() => undefined);
-    // Above the store's bound on open requests held in memory: one read at start (docs/fleet.md).
+    // Not an async method: a job that needs no wait before it starts (the
+    // store is ready, no look-up) goes straight into runJob, one promise
+    // fewer per job. Bad input still comes back as a rejection.
+    let checked: JobRef;
+    let checking: Promise<void> | undefined;
+    try {
+      checked = validateJobRef(ref);
+      if (typeof job !== 'function') throw expected('job', 'a function', job);
+      if (options?.maxRuntime !== undefined) milliseconds('maxRuntime', options.maxRuntime);
+      if (this.closed) throw new Error('jobterm: this terminator is closed');
+      this.heartbeat?.start();
+      // Only the first jobs after start wait here: pending kills must be
+      // loaded before a job can be checked against them.
+      if (!this.isReady) return this.runWhenReady(checked, job, options);
+      // Above the store's bound on open requests held in memory: one read at start (docs/fleet.md).
+      checking = this.options.store?.prepareStart?.(checked);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (checking !== undefined) return checking.then(() => runJob(this.host, checked, job, options));
+    return runJob(this.host, checked, job, options);
+  }
+
+  private async runWhenReady<T>(
+    checked: JobRef,
+    job: (token: TerminationToken) => T | PromiseLike<T>,
+    options: RunOptions<T> | undefined,
+  ): Promise<JobOutcome<T>> {
+    await this.ready.catch(() => undefined);
     const checking = this.options.store?.prepareStart?.(checked);
     if (checking !== undefined) await checking;
     return runJob(this.host, checked, job, options);
@@ -500,7 +520,7 @@ export class Terminator {
         return { reason: state.reason, graceMs: Math.max(0, state.deadline - Date.now()) };
       },
       emit: (event, payload) => this.emit(event, payload),
-      afterSettle: (ref, outcome) => this.afterSettle(ref, outcome),
+      afterSettle: (ref, key, outcome) => this.afterSettle(ref, key, outcome),
       resources: this.resources,
     };
   }
@@ -540,7 +560,7 @@ export class Terminator {
   }
 
   /** Undefined (no promise made, on every job's path) when there is nothing to record. */
-  private afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined {
+  private afterSettle(ref: JobRef, key: string, outcome: JobOutcome): Promise<void> | undefined {
     const store = this.options.store;
     if (store === undefined) return undefined;
     let requestId: string | undefined;
@@ -550,7 +570,7 @@ export class Terminator {
       result = 'terminated';
     } else if (outcome.status === 'completed') {
       // Remembered before the look-up below, so a request arriving from now on finds it.
-      this.recentlyCompleted.remember(ref);
+      this.recentlyCompleted.remember(key);
       // The job finished before the kill reached it.
       requestId = store.pendingFor(ref)?.id;
       result = 'already_finished';

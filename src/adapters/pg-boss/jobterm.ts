@@ -1,4 +1,3 @@
-import { makeDeferred } from '../../core/deferred.js';
 import { checkKnownKeys, expected, JobTerminatedError } from '../../core/errors.js';
 import type { JobRef } from '../../core/job-ref.js';
 import { milliseconds } from '../../core/options.js';
@@ -11,6 +10,7 @@ import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSch
 import { jobDetails, workerAdapter } from './fleet.js';
 import { PutBackBatch } from './put-back-batch.js';
 import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';
+import { SharedBatchCall } from './shared-batch-call.js';
 import { forwardPgBossSignals } from './signal.js';
 import { terminationOutput } from './sql.js';
 import type { JobWithToken, PgBossJob, PgBossJobResult, PgBossLike } from './types.js';
@@ -143,27 +143,32 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
   /**
    * Runs each job of one pg-boss batch in the terminator. `fnFor(job, i)` is
    * the job's code; `failures` says who fails a failed job (see settle.ts);
-   * `onSettled(i)` runs as each job's run ends. Resolves once every job has
-   * settled and its write landed.
+   * `shared` is set for a batch handler's jobs: they run outside any one
+   * job's context, and each tells it when it ends. Resolves once every job
+   * has settled and its write landed.
    */
   const runAll = <T>(
     jobs: readonly PgBossJob[],
     fnFor: (job: PgBossJob, i: number) => (token: TerminationToken) => T | PromiseLike<T>,
     failures: FailureSettler,
-    onSettled?: (i: number) => void,
+    shared?: SharedBatchCall<unknown>,
   ): Promise<Array<JobOutcome<T>>> => {
     const forwarding = forwardPgBossSignals(jobs, performance.now());
-    const runs = jobs.map((job, i) => {
-      const runOptions: RunOptions<T> = {
-        forward: forwarding.forJob(job),
-        settle: (outcome) => settleJob(ctx, job, outcome, failures),
-        details: jobDetails(job),
-        ...(maxRuntime === undefined ? {} : { maxRuntime }),
-      };
-      const running = terminator.run(refOf(job), fnFor(job, i), runOptions);
-      return onSettled === undefined ? running : running.finally(() => onSettled(i));
-    });
-    return Promise.all(runs).finally(forwarding.dispose);
+    return Promise.all(
+      jobs.map((job, i) => {
+        const runOptions: RunOptions<T> = {
+          forward: forwarding.forJob(job),
+          settle: (outcome) => {
+            shared?.left(i);
+            return settleJob(ctx, job, outcome, failures);
+          },
+          details: jobDetails(job),
+          ...(maxRuntime === undefined ? {} : { maxRuntime }),
+          ...(shared === undefined ? {} : { context: false }),
+        };
+        return terminator.run(refOf(job), fnFor(job, i), runOptions);
+      }),
+    );
   };
 
   let disposed = false;
@@ -226,56 +231,38 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
 
   /**
    * A batch handler over several jobs: each job runs as its own job in the
-   * terminator, and all of them wait for the one handler call. A job stopped
-   * before it started (a pending kill, a shutdown) is settled and left out of
-   * the batch the handler sees. The handler's result goes to pg-boss as it is
-   * (so `perJobResults` works); pg-boss's settle skips the jobs jobterm
-   * already ended (cancelled, put back), and a job whose own token timed out
-   * is failed here.
+   * terminator, and all of them wait for the one handler call
+   * (SharedBatchCall). A job stopped before it started (a pending kill, a
+   * shutdown) is settled and left out of the batch the handler sees. The
+   * handler's result goes to pg-boss as it is (so `perJobResults` works);
+   * pg-boss's settle skips the jobs jobterm already ended (cancelled, put
+   * back), and a job whose own token timed out is failed here.
    */
   async function runBatch<J extends PgBossJob, R, A extends unknown[]>(
     jobs: J[],
     fn: (jobs: Array<JobWithToken<J>>, ...rest: A) => R | PromiseLike<R>,
     rest: A,
   ): Promise<Awaited<R> | undefined> {
-    const started = jobs.map(() => makeDeferred<TerminationToken | undefined>());
-    const result = makeDeferred<{ value: Awaited<R> } | { error: unknown }>();
-    const shared = result.promise.then((settled) => {
-      if ('error' in settled) throw settled.error;
-      return settled.value;
-    });
-    // Each job's run rejects only through `shared`, whose handlers are attached by runJob.
-    shared.catch(() => {});
-    const runs = runAll(
-      jobs,
-      (_job, i) => (token) => {
-        started[i]!.resolve(token);
-        return shared;
-      },
-      'timeouts',
-      // A job stopped before it started never calls its function; its run's end says so.
-      (i) => started[i]!.resolve(undefined),
+    // Outside any one job's context: in a batch, `currentToken()` would be ambiguous.
+    // SharedBatchCall awaits what the handler returns, so its value is an Awaited<R>.
+    const call = new SharedBatchCall<Awaited<R>>(
+      jobs.length,
+      (entered) =>
+        fn(
+          entered.map(({ index, token }) => withToken(jobs[index]!, token)),
+          ...rest,
+        ) as PromiseLike<Awaited<R>>,
     );
-    runs.catch(() => {});
-    const tokens = await Promise.all(started.map((d) => d.promise));
-    const entered: Array<JobWithToken<J>> = [];
-    tokens.forEach((token, i) => {
-      if (token !== undefined) entered.push(withToken(jobs[i]!, token));
-    });
-    if (entered.length > 0) {
-      // Outside any one job's context: in a batch, `currentToken()` would be ambiguous.
-      Promise.resolve()
-        .then(() => fn(entered, ...rest))
-        .then(
-          (value) => result.resolve({ value: value as Awaited<R> }),
-          (error: unknown) => result.resolve({ error }),
-        );
+    try {
+      await runAll(jobs, (_job, i) => (token) => call.enter(i, token), 'timeouts', call as SharedBatchCall<unknown>);
+    } catch (error) {
+      call.abandon();
+      throw error;
     }
-    await runs;
     // Every job has settled. If the handler has not (each job was escalated),
     // jobterm wrote every ending itself and pg-boss's settle has nothing to do.
-    if (!result.settled) return undefined;
-    return shared;
+    if (!call.settled) return undefined;
+    return call.result;
   }
 }
 
@@ -321,12 +308,19 @@ function refOf(job: PgBossJob): JobRef {
 
 /** The job as the handler sees it: pg-boss's fields, the token's signal, and the token. pg-boss keeps its own object. */
 function withToken<J extends PgBossJob>(job: J, token: TerminationToken): JobWithToken<J> {
-  const copy = { ...job, token } as JobWithToken<J>;
   // A getter, not the value: reading `token.signal` makes the token's
   // AbortController (and instruments it), the heaviest part of a token, and
-  // most handlers never touch it. Enumerable, so `{ ...job }` still carries it.
-  Object.defineProperty(copy, 'signal', { get: () => token.signal, enumerable: true, configurable: true });
-  return copy;
+  // most handlers never touch it. Enumerable, so `{ ...job }` still carries
+  // it. In the literal, after the spread, it replaces pg-boss's own `signal`;
+  // a literal's getter keeps the copy a fast object, where
+  // Object.defineProperty turned every copy into a dictionary.
+  return {
+    ...job,
+    token,
+    get signal() {
+      return token.signal;
+    },
+  } as JobWithToken<J>;
 }
 
 /**

@@ -41,27 +41,28 @@ export interface SettleContext {
  * before the job leaves `running()`. Each statement is retried while the
  * database cannot be reached (core/queue-write.ts): given up, a job jobterm
  * ended would stay `active` until pg-boss's expiry fails and retries it.
+ * Returns undefined, not a promise, when jobterm writes nothing (a
+ * completion, a failure pg-boss records): the run then needs no extra turn.
  */
-export async function settleJob(
+export function settleJob(
   ctx: SettleContext,
   job: PgBossJob,
   outcome: JobOutcome,
   failures: FailureSettler,
-): Promise<void> {
+): Promise<void> | undefined {
   switch (outcome.status) {
     case 'completed':
       // pg-boss completes it with the handler's result.
-      return;
+      return undefined;
     case 'terminated':
-      await cancelJob(ctx, job, outcome.reason);
-      return;
+      return cancelJob(ctx, job, outcome.reason);
     case 'interrupted':
-      if (outcome.resumable) await putBack(ctx, job, outcome.reason, outcome.retryDelay ?? 0);
-      else if (failures !== 'pg-boss') await failJob(ctx, job, terminationOutput(outcome.reason));
-      return;
+      if (outcome.resumable) return putBack(ctx, job, outcome.reason, outcome.retryDelay ?? 0);
+      if (failures !== 'pg-boss') return failJob(ctx, job, terminationOutput(outcome.reason));
+      return undefined;
     case 'failed':
-      if (failures === 'jobterm') await failJob(ctx, job, errorOutput(outcome.error));
-      return;
+      if (failures === 'jobterm') return failJob(ctx, job, errorOutput(outcome.error));
+      return undefined;
   }
 }
 

@@ -30,57 +30,54 @@ const EXPIRY_SLACK_MS = 20;
  * such a composite signal costs Node far more than one on a plain signal
  * (it tracks the sources through weak references). Without heartbeats no
  * claim signal ever aborts, so every job's signal aborts exactly when the
- * batch's does: one listener on the first job's signal then serves the whole
- * batch, and the jobs share one pair of forwarded signals.
+ * batch's does: the first job's signal then serves the whole batch, and the
+ * jobs share one forward entry (one listener, by middleware/forward.ts).
  *
- * `forJob(job)` gives the `forward` entries for that job's
- * `terminator.run()`; `dispose()` removes every listener (safe to call twice).
+ * The signal is forwarded as it is, with a `classify` that names the kind
+ * when it aborts: no signal or listener of jobterm's own per job. The
+ * terminator's run() adds the one listener and removes it when the job
+ * settles.
  */
 export function forwardPgBossSignals(
   jobs: readonly PgBossJob[],
   startedAt: number,
-): { forJob(job: PgBossJob): Forward; dispose(): void } {
-  const expiresMs = Math.max(1, ...jobs.map((j) => j.expireInSeconds || 0)) * 1000;
-  const perJob =
-    jobs.length === 1 || jobs.some((job) => (job as { heartbeatSeconds?: number | null }).heartbeatSeconds);
+): { forJob(job: PgBossJob): Forward } {
+  let expiresMs = 1000;
+  let perJob = jobs.length === 1;
+  for (const job of jobs) {
+    expiresMs = Math.max(expiresMs, (job.expireInSeconds || 0) * 1000);
+    if ((job as { heartbeatSeconds?: number | null }).heartbeatSeconds) perJob = true;
+  }
   if (!perJob) {
     const shared = forwardOne(jobs[0]!.signal, startedAt, expiresMs);
-    return { forJob: () => shared.forward, dispose: shared.dispose };
+    return { forJob: () => shared };
   }
-  const each = new Map<PgBossJob, ReturnType<typeof forwardOne>>();
-  for (const job of jobs) each.set(job, forwardOne(job.signal, startedAt, expiresMs));
-  return {
-    forJob: (job) => each.get(job)!.forward,
-    dispose() {
-      for (const entry of each.values()) entry.dispose();
-    },
-  };
+  return { forJob: (job) => forwardOne(job.signal, startedAt, expiresMs) };
 }
 
 type Forward = NonNullable<RunOptions<unknown>['forward']>;
+type Classified = { readonly kind: TerminationKind; readonly message: string };
 
-function forwardOne(signal: AbortSignal, startedAt: number, expiresMs: number): { forward: Forward; dispose(): void } {
-  const timeout = new AbortController();
-  const shutdown = new AbortController();
-  const forward: Forward = [
-    { signal: timeout.signal, kind: 'timeout' as TerminationKind },
-    { signal: shutdown.signal, kind: 'shutdown' as TerminationKind },
-  ];
-  if (!(signal instanceof AbortSignal)) return { forward, dispose() {} };
-  const onAbort = () => {
-    const reason: unknown = signal.reason;
-    if (reason instanceof Error && reason.name !== 'AbortError') {
-      timeout.abort(new Error(`pg-boss took the job back: ${reason.message}`));
-    } else if (performance.now() - startedAt >= expiresMs - EXPIRY_SLACK_MS) {
-      timeout.abort(new Error(`pg-boss expired the job after ${expiresMs / 1000} s (expireInSeconds)`));
-    } else {
-      shutdown.abort(new Error('pg-boss stop() ended the grace period'));
-    }
+const NOTHING_TO_FORWARD: Forward = [];
+
+function forwardOne(signal: AbortSignal | undefined, startedAt: number, expiresMs: number): Forward {
+  if (!(signal instanceof AbortSignal)) return NOTHING_TO_FORWARD;
+  // Told once per abort: every job sharing the signal gets the same answer.
+  let classified: Classified | undefined;
+  const classify = (aborted: AbortSignal): Classified => {
+    classified ??= classifyAbort(aborted, startedAt, expiresMs);
+    return classified;
   };
-  if (signal.aborted) {
-    onAbort();
-    return { forward, dispose() {} };
+  return [{ signal, classify }];
+}
+
+function classifyAbort(signal: AbortSignal, startedAt: number, expiresMs: number): Classified {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name !== 'AbortError') {
+    return { kind: 'timeout', message: `pg-boss took the job back: ${reason.message}` };
   }
-  signal.addEventListener('abort', onAbort, { once: true });
-  return { forward, dispose: () => signal.removeEventListener('abort', onAbort) };
+  if (performance.now() - startedAt >= expiresMs - EXPIRY_SLACK_MS) {
+    return { kind: 'timeout', message: `pg-boss expired the job after ${expiresMs / 1000} s (expireInSeconds)` };
+  }
+  return { kind: 'shutdown', message: 'pg-boss stop() ended the grace period' };
 }

@@ -27,6 +27,9 @@ export class PendingRequests {
 
   /** The open request for a job, if any and not expired. */
   get(ref: JobRef): KillRequest | undefined {
+    // Asked several times for every job; nearly always nothing is open, and
+    // then no key needs building.
+    if (this.byJob.size === 0) return undefined;
     const entry = this.byJob.get(refKey(ref));
     if (entry === undefined) return undefined;
     return entry.request.expiresAt.getTime() > Date.now() ? entry.request : undefined;
