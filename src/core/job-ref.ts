@@ -35,6 +35,11 @@ function checkPart(what: string, value: unknown): void {
   }
 }
 
+/** Whether two references name the same job. */
+export function sameRef(a: JobRef, b: JobRef): boolean {
+  return a.id === b.id && a.queue === b.queue && a.name === b.name;
+}
+
 /** A stable map key for a reference. NUL cannot occur in a part, so keys never collide. */
 export function refKey(ref: JobRef): string {
   return `${ref.queue}\0${ref.name ?? ''}\0${ref.id}`;

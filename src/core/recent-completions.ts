@@ -1,4 +1,4 @@
-import { type JobRef, refKey } from './job-ref.js';
+import { type JobRef, sameRef } from './job-ref.js';
 
 /** How long a completion is remembered: far longer than a requester takes between reading a job's state and storing its request. */
 const REMEMBER_MS = 60_000;
@@ -19,38 +19,39 @@ const MAX_ENTRIES = 1_024;
  * request, or the request sees the completion.
  */
 export class RecentCompletions {
-  // A ring of the last MAX_ENTRIES completions, by key. remember() runs for
-  // every job and only writes two slots (no Map to grow, rehash or trim:
-  // that cost several µs per job at full speed); completed() runs only when
-  // a request finds no running job here, and scans the ring.
-  private readonly keys = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
+  // A ring of the last MAX_ENTRIES completions. remember() runs for every
+  // job and only writes two slots (no Map to grow, rehash or trim, no key to
+  // build: that cost several µs per job at full speed); completed() runs only
+  // when a request finds no running job here, and scans the ring.
+  private readonly refs = new Array<JobRef | undefined>(MAX_ENTRIES).fill(undefined);
   private readonly times = new Float64Array(MAX_ENTRIES);
   private next = 0;
 
-  /** `key` is the job's `refKey()`, which its run already holds. */
-  remember(key: string): void {
-    this.keys[this.next] = key;
+  remember(ref: JobRef): void {
+    this.refs[this.next] = ref;
     this.times[this.next] = Date.now();
     this.next = (this.next + 1) % MAX_ENTRIES;
   }
 
   /** Whether the job completed in this process within the last minute. */
   completed(ref: JobRef): boolean {
-    const key = refKey(ref);
     const now = Date.now();
     for (let i = 0; i < MAX_ENTRIES; i++) {
-      if (this.keys[i] === key && now - this.times[i]! <= REMEMBER_MS) return true;
+      const remembered = this.refs[i];
+      if (remembered !== undefined && sameRef(remembered, ref) && now - this.times[i]! <= REMEMBER_MS) return true;
     }
     return false;
   }
 
   /** Once its request is resolved: a later request for the same job is someone else's business. */
   forget(ref: JobRef): void {
-    const key = refKey(ref);
-    for (let i = 0; i < MAX_ENTRIES; i++) if (this.keys[i] === key) this.keys[i] = undefined;
+    for (let i = 0; i < MAX_ENTRIES; i++) {
+      const remembered = this.refs[i];
+      if (remembered !== undefined && sameRef(remembered, ref)) this.refs[i] = undefined;
+    }
   }
 
   clear(): void {
-    this.keys.fill(undefined);
+    this.refs.fill(undefined);
   }
 }

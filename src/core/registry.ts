@@ -1,11 +1,10 @@
-import { type JobRef, refKey } from './job-ref.js';
+import { type JobRef, sameRef } from './job-ref.js';
 import type { RunningJobInfo } from './outcome.js';
 import type { TerminationReason } from './reason.js';
 
 /** What the registry needs of a running job. */
 export interface RegisteredJob {
   readonly ref: JobRef;
-  readonly key: string;
   readonly info: RunningJobInfo;
   /**
    * Fires the token (or upgrades it to a kill); `graceMs` is how long until
@@ -25,38 +24,45 @@ export interface RegisteredJob {
  * duplicate delivery is still settling.
  */
 export class Registry {
-  // One job per key is the rule; a Set only for the rare duplicate. This runs
-  // twice for every job, so the common case allocates nothing but the entry.
-  private readonly byKey = new Map<string, RegisteredJob | Set<RegisteredJob>>();
+  // Keyed by the job's id alone, the queue's own string: a key built from
+  // queue, name and id was a new string to build and hash for every job. The
+  // same id in two queues (graphile's "7" and BullMQ's "7") shares an entry,
+  // and find() tells them apart. One job per id is the rule; a Set only for
+  // the rare duplicate, so the common case allocates nothing but the entry.
+  private readonly byId = new Map<string, RegisteredJob | Set<RegisteredJob>>();
   private count = 0;
 
   add(job: RegisteredJob): void {
-    const entry = this.byKey.get(job.key);
-    if (entry === undefined) this.byKey.set(job.key, job);
+    const id = job.ref.id;
+    const entry = this.byId.get(id);
+    if (entry === undefined) this.byId.set(id, job);
     else if (entry instanceof Set) entry.add(job);
-    else this.byKey.set(job.key, new Set([entry, job]));
+    else this.byId.set(id, new Set([entry, job]));
     this.count++;
   }
 
   delete(job: RegisteredJob): void {
-    const entry = this.byKey.get(job.key);
+    const id = job.ref.id;
+    const entry = this.byId.get(id);
     if (entry === job) {
-      this.byKey.delete(job.key);
+      this.byId.delete(id);
       this.count--;
     } else if (entry instanceof Set && entry.delete(job)) {
       this.count--;
-      if (entry.size === 1) this.byKey.set(job.key, entry.values().next().value as RegisteredJob);
+      if (entry.size === 1) this.byId.set(id, entry.values().next().value as RegisteredJob);
     }
   }
 
   find(ref: JobRef): RegisteredJob[] {
-    const entry = this.byKey.get(refKey(ref));
-    return entry === undefined ? [] : entry instanceof Set ? [...entry] : [entry];
+    const entry = this.byId.get(ref.id);
+    if (entry === undefined) return [];
+    if (!(entry instanceof Set)) return sameRef(entry.ref, ref) ? [entry] : [];
+    return [...entry].filter((job) => sameRef(job.ref, ref));
   }
 
   all(): RegisteredJob[] {
     const jobs: RegisteredJob[] = [];
-    for (const entry of this.byKey.values()) {
+    for (const entry of this.byId.values()) {
       if (entry instanceof Set) jobs.push(...entry);
       else jobs.push(entry);
     }

@@ -1,7 +1,7 @@
 import { withJob } from '../core/context.js';
 import { type Deferred, makeDeferred } from '../core/deferred.js';
 import type { TerminatorEvents } from '../core/events.js';
-import { type JobRef, refKey } from '../core/job-ref.js';
+import type { JobRef } from '../core/job-ref.js';
 import type { Logger } from '../core/logger.js';
 import type { JobDetails, JobOutcome, RunningJobInfo } from '../core/outcome.js';
 import type { ProgressStore } from '../core/progress.js';
@@ -34,7 +34,7 @@ export interface RunOptions<T> {
    */
   readonly hardStop?: (reason: TerminationReason) => void | Promise<void>;
   /** Interrupt the job with kind `timeout` after this many milliseconds. */
-  readonly maxRuntime?: number;
+  readonly maxRuntime?: number | undefined;
   /**
    * What the fleet view shows about the job (task, attempt, ...). Read only
    * at heartbeats, so a getter costs nothing on the job's path.
@@ -75,8 +75,8 @@ export interface JobHost {
   /** The shutdown in progress, with its deadline, if any. */
   shutdownInProgress(): { reason: TerminationReason; graceMs: number } | undefined;
   emit<K extends keyof TerminatorEvents>(event: K, payload: TerminatorEvents[K]): void;
-  /** Records the ending on the job's kill request, if it had one (`key`: the ref's refKey()). Never rejects. */
-  afterSettle(ref: JobRef, key: string, outcome: JobOutcome): Promise<void> | undefined;
+  /** Records the ending on the job's kill request, if it had one. Never rejects. */
+  afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined;
   /** What the terminator's jobs share and its shutdown closes (isolation pools). */
   readonly resources: Resources;
 }
@@ -142,7 +142,6 @@ export function interruptFromInside(token: TerminationToken, reason: Termination
 }
 
 class RunningJob<T> implements RegisteredJob {
-  readonly key: string;
   readonly source: TokenSource;
   /** A number, not a Date: only running() needs the Date, and this runs for every job. */
   private readonly startedAt = Date.now();
@@ -166,7 +165,6 @@ class RunningJob<T> implements RegisteredJob {
     private readonly host: JobHost,
     private readonly options: RunOptions<T>,
   ) {
-    this.key = refKey(ref);
     this.decided = new Promise((resolve) => {
       this.decide = resolve;
     });
@@ -357,7 +355,7 @@ export async function runJob<T>(
         return outcome;
       }
     }
-    const recorded = host.afterSettle(ref, running.key, outcome);
+    const recorded = host.afterSettle(ref, outcome);
     if (recorded !== undefined) await recorded;
     if (outcome.status === 'terminated') {
       host.emit('terminated', { ref, reason: outcome.reason, escalated: outcome.escalated });

@@ -520,7 +520,7 @@ export class Terminator {
         return { reason: state.reason, graceMs: Math.max(0, state.deadline - Date.now()) };
       },
       emit: (event, payload) => this.emit(event, payload),
-      afterSettle: (ref, key, outcome) => this.afterSettle(ref, key, outcome),
+      afterSettle: (ref, outcome) => this.afterSettle(ref, outcome),
       resources: this.resources,
     };
   }
@@ -560,7 +560,7 @@ export class Terminator {
   }
 
   /** Undefined (no promise made, on every job's path) when there is nothing to record. */
-  private afterSettle(ref: JobRef, key: string, outcome: JobOutcome): Promise<void> | undefined {
+  private afterSettle(ref: JobRef, outcome: JobOutcome): Promise<void> | undefined {
     const store = this.options.store;
     if (store === undefined) return undefined;
     let requestId: string | undefined;
@@ -570,7 +570,7 @@ export class Terminator {
       result = 'terminated';
     } else if (outcome.status === 'completed') {
       // Remembered before the look-up below, so a request arriving from now on finds it.
-      this.recentlyCompleted.remember(key);
+      this.recentlyCompleted.remember(ref);
       // The job finished before the kill reached it.
       requestId = store.pendingFor(ref)?.id;
       result = 'already_finished';

@@ -156,6 +156,7 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
     const forwarding = forwardPgBossSignals(jobs, performance.now());
     return Promise.all(
       jobs.map((job, i) => {
+        // One literal, no spreads: this runs for every job.
         const runOptions: RunOptions<T> = {
           forward: forwarding.forJob(job),
           settle: (outcome) => {
@@ -163,8 +164,8 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
             return settleJob(ctx, job, outcome, failures);
           },
           details: jobDetails(job),
-          ...(maxRuntime === undefined ? {} : { maxRuntime }),
-          ...(shared === undefined ? {} : { context: false }),
+          maxRuntime,
+          context: shared === undefined,
         };
         return terminator.run(refOf(job), fnFor(job, i), runOptions);
       }),

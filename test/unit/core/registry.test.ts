@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { refKey } from '../../../src/core/job-ref.js';
 import { type RegisteredJob, Registry } from '../../../src/core/registry.js';
 
-function entry(id: string, tag: string): RegisteredJob & { tag: string } {
-  const ref = { queue: 'q', id };
+function entry(id: string, tag: string, queue = 'q', name?: string): RegisteredJob & { tag: string } {
+  const ref = name === undefined ? { queue, id } : { queue, id, name };
   return {
     tag,
     ref,
-    key: refKey(ref),
     info: { ref, startedAt: new Date(), reason: undefined, deadline: undefined },
     terminate: () => false,
     escalate() {},
@@ -37,5 +35,22 @@ describe('Registry', () => {
     expect(registry.size).toBe(0);
     expect(registry.all()).toEqual([]);
     expect(registry.find({ queue: 'q', id: 'a' })).toEqual([]);
+  });
+
+  it('tells apart the same id in two queues, or two queue names of one system', () => {
+    const registry = new Registry();
+    const graphile = entry('7', 'graphile', 'graphile-worker');
+    const bull = entry('7', 'bull', 'bullmq', 'emails');
+    const otherBull = entry('7', 'other bull', 'bullmq', 'reports');
+    for (const job of [graphile, bull, otherBull]) registry.add(job);
+    expect(registry.find({ queue: 'graphile-worker', id: '7' })).toEqual([graphile]);
+    expect(registry.find({ queue: 'bullmq', name: 'emails', id: '7' })).toEqual([bull]);
+    expect(registry.find({ queue: 'bullmq', id: '7' })).toEqual([]);
+    registry.delete(bull);
+    expect(registry.find({ queue: 'bullmq', name: 'reports', id: '7' })).toEqual([otherBull]);
+    expect(registry.find({ queue: 'graphile-worker', id: '7' })).toEqual([graphile]);
+    registry.delete(otherBull);
+    expect(registry.find({ queue: 'graphile-worker', id: '7' })).toEqual([graphile]);
+    expect(registry.size).toBe(1);
   });
 });
