@@ -142,12 +142,17 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
     return async function jobtermProcessor(job: J, lockToken?: string, signal?: AbortSignal): Promise<R> {
       const ref = bullmqRef(job);
       let written = false;
+      // One literal, no spreads, and no promise for an ending BullMQ writes
+      // itself (completed, failed): this runs for every job.
       const runOptions: RunOptions<R> = {
-        ...(signal === undefined ? {} : { forward: [{ signal, kind: 'kill' as const }] }),
-        ...(maxRuntime === undefined ? {} : { maxRuntime }),
+        forward: signal === undefined ? NO_FORWARD : [{ signal, kind: 'kill' }],
+        maxRuntime,
         details: jobDetails(job, lockToken, isolated),
-        settle: async (outcome) => {
-          written = await settle(job, lockToken, outcome, workerOf(lockToken));
+        settle: (outcome) => {
+          if (!jobtermWrites(outcome)) return undefined;
+          return settle(job, lockToken, outcome, workerOf(lockToken)).then((moved) => {
+            written = moved;
+          });
         },
       };
       const outcome = await terminator.run(
@@ -256,6 +261,13 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
 }
 
 /** The job as the processor sees it: BullMQ's job through the prototype chain, plus the token. BullMQ's object is not changed. */
+const NO_FORWARD: NonNullable<RunOptions<unknown>['forward']> = [];
+
+/** The endings settle() writes into BullMQ: a kill, and an interruption that goes back. */
+function jobtermWrites(outcome: JobOutcome): boolean {
+  return outcome.status === 'terminated' || (outcome.status === 'interrupted' && outcome.resumable);
+}
+
 function withToken<J extends Job>(job: J, token: TerminationToken): JobWithToken<J> {
   return Object.create(job, { token: { value: token, enumerable: false } }) as JobWithToken<J>;
 }
