@@ -12,7 +12,10 @@
  *   their documented bound (the store's `max` and the adapter's pool);
  * - `terminator.shutdown()` with 1,000 running pg-boss jobs on one worker
  *   (batchSize 1,000) -> every job back in the queue: time, and the statements
- *   pg-boss's Db ran (the put-backs are one statement per batch).
+ *   pg-boss's Db ran (the put-backs are one statement per batch);
+ * - the same with 1,000 running graphile-worker jobs on one runner under the
+ *   jobterm plugin (concurrency 1,000): time, and the statements of graphile's
+ *   pool (jobterm's put-backs are one statement per pool and turn).
  */
 import { randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
@@ -22,7 +25,7 @@ import { pgBossAdapter } from '../../src/adapters/pg-boss/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
 import { createTerminator } from '../../src/terminator/terminator.js';
-import { pgBossShutdownRoundTrips } from '../../test/fixtures/round-trips.js';
+import { graphileShutdownRoundTrips, pgBossShutdownRoundTrips } from '../../test/fixtures/round-trips.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 
 setFlagsFromString('--expose-gc');
@@ -36,6 +39,7 @@ export const growthSuite: BenchSuite = {
       await runCost(ctx),
       ...(await terminateMany(ctx)),
       ...(await shutdownMany(ctx)),
+      ...(await graphileShutdownMany(ctx)),
     ];
   },
 };
@@ -237,6 +241,44 @@ async function shutdownMany(ctx: BenchContext): Promise<Figure[]> {
       goal: 'one put-back statement per batch, not per job',
       notes:
         "Every executeSql of pg-boss's Db from shutdown() until it resolved: the put-back UPDATE and pg-boss's own stop().",
+    },
+  ];
+}
+
+async function graphileShutdownMany(ctx: BenchContext): Promise<Figure[]> {
+  const jobs = ctx.quick ? 100 : 1_000;
+  const rounds = ctx.quick ? 1 : 5;
+  const { url } = await ctx.createDatabase('jobterm_bench_gw_shutdown');
+  const times: number[] = [];
+  const statements: number[] = [];
+  const putBacks: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const result = await graphileShutdownRoundTrips(url, { jobs, task: `shutdown_${round}` });
+    if (result.backInQueue !== jobs)
+      throw new Error(`${result.backInQueue} of ${jobs} graphile jobs back in the queue`);
+    times.push(result.seconds * 1000);
+    statements.push(result.statements);
+    putBacks.push(result.putBacks);
+    ctx.log(
+      `graphile shutdown() of ${jobs} running jobs: ${result.seconds.toFixed(3)} s, ${result.statements} statements (${result.putBacks} put-back), then ${result.after} of graphile's own fail writes in the next 300 ms`,
+    );
+  }
+  const count = jobs.toLocaleString('en');
+  return [
+    {
+      name: `shutdown() with ${count} running graphile-worker jobs on one runner -> all back in the queue`,
+      unit: 'ms',
+      samples: times,
+      lowerIsBetter: true,
+      notes: `makeJobtermPreset(), concurrency ${count}, every job waits for its token; from shutdown() until it resolved (pool deactivated, tokens fired, jobs settled and put back, graphile's graceful shutdown over). Each sample one round.`,
+    },
+    {
+      name: `jobterm's put-back statements during that shutdown, ${count} graphile jobs`,
+      unit: 'statements',
+      samples: putBacks,
+      lowerIsBetter: true,
+      goal: 'one put-back statement per batch, not per job',
+      notes: `Of ${statements.join(', ')} statements of graphile's pool from shutdown() until it resolved. graphile then fires its own fail write per job, unawaited, which finds the row unlocked (one statement per job unless failJobBatchDelay is set).`,
     },
   ];
 }

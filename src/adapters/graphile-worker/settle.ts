@@ -2,6 +2,7 @@ import type { Job, WithPgClient } from 'graphile-worker';
 import type { JobOutcome } from '../../core/outcome.js';
 import { retryWhileUnreachable } from '../../core/queue-write.js';
 import { describeReason } from '../../core/reason.js';
+import { PutBackBatch, type PutBackEntry } from './put-back-batch.js';
 import type { GraphileSql } from './sql.js';
 
 /** Which write jobterm made for a job's ending, so the task can tell graphile the same story. */
@@ -28,7 +29,8 @@ export interface SettleTarget {
  * - `terminated` (kill): ended for good, `attempts = max_attempts`, never retried.
  * - `interrupted` and resumable (shutdown, or an iteration that saved its
  *   cursor): back in the queue at once (or after its `retryDelay`) with its
- *   attempt refunded, when the pool no longer fetches; otherwise only the
+ *   attempt refunded, when the pool no longer fetches (the put-backs of one
+ *   pool within one turn, a shutdown's, in one statement); otherwise only the
  *   attempt is refunded and graphile's fail write unlocks it (adding its
  *   retry delay), so the pool cannot claim it again before that write lands
  *   and have it undone.
@@ -50,9 +52,7 @@ export function writeOutcome(outcome: JobOutcome, target: SettleTarget): Promise
     case 'interrupted': {
       if (!outcome.resumable) return failAsGraphile(target, describeReason(outcome.reason), null);
       const delay = Math.round(outcome.retryDelay ?? 0);
-      if (target.poolStopped()) {
-        return run(target, sql.putBack, [id, describeReason(outcome.reason), poolId, delay], 'put_back');
-      }
+      if (target.poolStopped()) return putBack(target, { id, message: describeReason(outcome.reason), delay });
       return run(target, sql.refundAttempt, [id, poolId, delay], 'refunded');
     }
     case 'failed':
@@ -60,6 +60,16 @@ export function writeOutcome(outcome: JobOutcome, target: SettleTarget): Promise
     case 'completed':
       return completeAsGraphile(target, outcome.value);
   }
+}
+
+/**
+ * A stopped pool's put-back, in one statement with the other put-backs of the
+ * same pool and turn (a shutdown's: put-back-batch.ts), or alone with the
+ * single statement when it came alone.
+ */
+async function putBack(target: SettleTarget, entry: PutBackEntry): Promise<Written> {
+  if (await PutBackBatch.add(target, entry)) return 'put_back';
+  return run(target, target.sql.putBack, [entry.id, entry.message, target.poolId, entry.delay], 'put_back');
 }
 
 async function completeAsGraphile(target: SettleTarget, value: unknown): Promise<Written> {
@@ -116,7 +126,8 @@ async function run(target: SettleTarget, text: string, values: unknown[], writte
   // follows (unawaited, worker.ts) would be an unhandled rejection.
   // A retry after a commit whose answer was lost changes nothing more:
   // endForGood writes the same values again, and complete, fail and putBack
-  // match `locked_by` = this pool, which they cleared. Only refundAttempt
+  // (and putBackMany, put-back-batch.ts) match `locked_by` = this pool, which
+  // they cleared. Only refundAttempt
   // would take a second attempt back, a rare error in the job's favour.
   await retryWhileUnreachable(() => target.withPgClient((client) => client.query(text, values)));
   return written;

@@ -28,6 +28,17 @@ export interface GraphileSql {
    */
   readonly putBack: string;
   /**
+   * `putBack` for many jobs of one pool in one statement (a shutdown's
+   * put-backs, put-back-batch.ts): each row gets exactly the single
+   * statement's write under the same fence (`locked_by` = this pool), and a
+   * named queue is released only where this pool holds it. The shape of
+   * graphile's own batched writes (`batchFailJobs`, `returnJobs`: one
+   * `update ... from` a list, then the queues of the rows it returned).
+   * `$1` ids, `$2` messages, `$3` retry delays in ms (arrays of one length,
+   * ids distinct), `$4` pool id.
+   */
+  readonly putBackMany: string;
+  /**
    * Takes back the claimed attempt but leaves the job locked, for when the
    * pool may still fetch: graphile's fail write then unlocks it (with its
    * retry delay) and no claim can slip in between. `$1` id, `$2` pool id,
@@ -120,6 +131,24 @@ update ${s}._private_job_queues as job_queues
     where jobs.id = $1::bigint and jobs.locked_by = $3::text
     returning jobs.job_queue_id
 )${releaseQueue('$3')}`,
+    // One row of input per job; `update ... from` joins each job row to its
+    // own input row (ids are distinct, so no row has two candidates), and
+    // every expression is putBack's with `$n` read from that row.
+    putBackMany: `with input as (
+  select * from unnest($1::bigint[], $2::text[], $3::bigint[]) as t(id, message, delay)
+), j as (
+  update ${s}._private_jobs as jobs
+    set attempts = greatest(0, jobs.attempts - 1),
+        run_at = case when input.delay > 0 then now() + input.delay * interval '1 millisecond'
+                      else least(jobs.run_at, now()) end,
+        last_error = input.message,
+        updated_at = now(),
+        locked_at = null,
+        locked_by = null
+    from input
+    where jobs.id = input.id and jobs.locked_by = $4::text
+    returning jobs.job_queue_id
+)${releaseQueue('$4')}`,
     complete: `with j as (
   delete from ${s}._private_jobs as jobs
     where jobs.id = $1::bigint and jobs.locked_by = $2::text
