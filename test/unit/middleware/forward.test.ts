@@ -82,4 +82,55 @@ describe('forwarding one queue signal into many jobs', () => {
     two();
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
+
+  it('a classify entry names the kind when the signal aborts, once for every job sharing it; no listener is left', async () => {
+    const terminator = createTerminator({ logger: silentLogger, killTimeout: 50 });
+    const queue = new AbortController();
+    let classified = 0;
+    const classify = (signal: AbortSignal) => {
+      classified++;
+      return { kind: 'timeout' as const, message: `expired: ${String((signal.reason as Error).message)}` };
+    };
+    const shared = [{ signal: queue.signal, classify }];
+    let started = 0;
+    const jobs = Array.from({ length: 3 }, (_, i) =>
+      terminator.run(
+        { queue: 'classify', id: String(i) },
+        async (token) => {
+          started++;
+          await new Promise((resolve) => token.onTerminate(resolve));
+          token.throwIfTerminating();
+        },
+        { forward: shared },
+      ),
+    );
+    while (started < 3) await new Promise((resolve) => setImmediate(resolve));
+    queue.abort(new Error('15 min'));
+    const outcomes = await Promise.all(jobs);
+    expect(outcomes.map((o) => o.status)).toEqual(['interrupted', 'interrupted', 'interrupted']);
+    expect(outcomes[2]).toMatchObject({ reason: { kind: 'timeout', message: 'expired: 15 min' } });
+    // Called per job here (the caller memoizes if it wants one answer, as pg-boss's does).
+    expect(classified).toBe(3);
+    expect(getEventListeners(queue.signal, 'abort')).toHaveLength(0);
+    await terminator.close();
+  });
+
+  it('context: false runs the job outside its async context; the token still works', async () => {
+    const { currentToken } = await import('../../../src/core/context.js');
+    const terminator = createTerminator({ logger: silentLogger });
+    const seen: Array<unknown> = [];
+    const outcome = await terminator.run(
+      { queue: 'ctx', id: '1' },
+      (token) => {
+        seen.push(currentToken(), token.isTerminating());
+        return 'done';
+      },
+      { context: false },
+    );
+    expect(outcome).toEqual({ status: 'completed', value: 'done' });
+    expect(seen).toEqual([undefined, false]);
+    const inside = await terminator.run({ queue: 'ctx', id: '2' }, (token) => currentToken() === token);
+    expect(inside).toEqual({ status: 'completed', value: true });
+    await terminator.close();
+  });
 });
