@@ -89,7 +89,10 @@ const progress = (id: string) => progressRow(pool, QUEUE, '', id);
 const processedAtLeast = (n: number) =>
   expect.poll(() => processedCount(pool), { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(n);
 
-describe('iterate() on graphile-worker, across processes', () => {
+// A backfill of 10,000 rows in slices of a few hundred ms, each followed by
+// graphile's or pg-boss's retry delay: on a loaded CI machine the slices get
+// fewer rows done, so the whole run can take minutes, not seconds.
+describe('iterate() on graphile-worker, across processes', { timeout: 180_000 }, () => {
   it('SIGTERM mid-way: back in the queue unspent with its cursor; another process resumes; every id once', async () => {
     const a = await startWorker();
     const id = await addBackfill();
@@ -114,7 +117,7 @@ describe('iterate() on graphile-worker, across processes', () => {
     expect(first.total).toBe(await itemsBetween(pool, null, cursor));
 
     const b = await startWorker();
-    const done = await b.waitFor(about('iterate-complete', id), 30_000);
+    const done = await b.waitFor(about('iterate-complete', id), 120_000);
     expect(done.resumedFrom).toBe(cursor);
     await expect.poll(() => row(id), { timeout: 5_000 }).toBeUndefined();
     expect([...all(a, 'task-start', id), ...all(b, 'task-start', id)].map((m) => m.attempts)).toEqual([1, 1]);
@@ -134,7 +137,7 @@ describe('iterate() on graphile-worker, across processes', () => {
     expect(await row(id)).toMatchObject({ attempts: 0, max_attempts: 5 });
     expect((await row(id))!.last_error).toMatch(/^Timed out: maxRuntime of 450 ms/);
 
-    await worker.waitFor(about('iterate-complete', id), 60_000);
+    await worker.waitFor(about('iterate-complete', id), 120_000);
     await expect.poll(() => row(id), { timeout: 5_000 }).toBeUndefined();
     const stops = all(worker, 'iterate-interrupted', id);
     expect(stops.length).toBeGreaterThanOrEqual(2);
@@ -165,7 +168,7 @@ describe('iterate() on graphile-worker, across processes', () => {
     expect(runAt).toBeLessThanOrEqual((stop.at as number) + delay + 1_000 + 2_000);
     expect((await progress(id))?.cursor).toBe(stop.cursor);
 
-    await worker.waitFor(about('iterate-complete', id), 30_000);
+    await worker.waitFor(about('iterate-complete', id), 120_000);
     const [, resumed] = all(worker, 'task-start', id);
     // Same machine, same clock; a little slack for the row's now() against the worker's Date.now().
     expect(resumed!.at as number).toBeGreaterThanOrEqual(runAt - 50);

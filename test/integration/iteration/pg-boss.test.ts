@@ -69,7 +69,10 @@ const progress = (id: string) => progressRow(pool, 'pg-boss', QUEUE, id);
 const processedAtLeast = (n: number) =>
   expect.poll(() => processedCount(pool), { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(n);
 
-describe('iterate() on pg-boss, across processes', () => {
+// A backfill of 10,000 rows in slices of a few hundred ms, each followed by
+// the queue's retry delay: on a loaded CI machine the slices get fewer rows
+// done, so the whole run can take minutes, not seconds.
+describe('iterate() on pg-boss, across processes', { timeout: 180_000 }, () => {
   it('SIGTERM mid-way: back in the queue unspent with its cursor; another process resumes; every id once', async () => {
     const a = await startWorker();
     const id = await addBackfill();
@@ -94,7 +97,7 @@ describe('iterate() on pg-boss, across processes', () => {
     expect(first.total).toBe(await itemsBetween(pool, null, cursor));
 
     const b = await startWorker();
-    const done = await b.waitFor(about('iterate-complete', id), 30_000);
+    const done = await b.waitFor(about('iterate-complete', id), 120_000);
     expect(done.resumedFrom).toBe(cursor);
     const finished = await waitForRow(pool, id, (r) => r.state === 'completed');
     expect(finished).toMatchObject({ retry_count: 0, output: { processed: done.processed } });
@@ -145,7 +148,7 @@ describe('iterate() on pg-boss, across processes', () => {
     );
     expect(kept!.window).toBe(14 * 24 * 3600);
 
-    await worker.waitFor(about('iterate-complete', id), 30_000);
+    await worker.waitFor(about('iterate-complete', id), 120_000);
     const [, resumed] = all(worker, 'task-start', id);
     // Same machine, same clock; a little slack for the row's now() against the worker's Date.now().
     expect(resumed!.at as number).toBeGreaterThanOrEqual(startAfter - 50);
