@@ -39,10 +39,12 @@ export function meetsGoal(figure: Figure): boolean | undefined {
   return match[1] === '>=' ? ratio >= bound : ratio <= bound;
 }
 
+/** The goal, and for a ratio goal whether it is met, with the ratio to three places: 0.966 prints as 0.97x. */
 function goalCell(figure: Figure): string {
   const met = meetsGoal(figure);
   if (met === undefined) return figure.goal ?? '';
-  return `${figure.goal}: ${met ? 'met' : '**NOT met**'}`;
+  const ratio = median(figure.samples) / median(figure.reference!.samples);
+  return `${figure.goal}: ${met ? 'met' : '**NOT met**'} (${ratio.toFixed(3)})`;
 }
 
 export function markdownTable(suites: Array<{ suite: string; figures: Figure[] }>, machine: Machine): string {

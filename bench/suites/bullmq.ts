@@ -163,7 +163,7 @@ async function bullmqCancelJob(ctx: BenchContext, url: string, prefix: string): 
  * so a round takes one to two seconds on a loaded 2-core machine.
  */
 const THROUGHPUT_MODES = [
-  { concurrency: 1, jobs: 5_000 },
+  { concurrency: 1, jobs: 10_000 },
   { concurrency: 50, jobs: 10_000 },
 ] as const;
 
