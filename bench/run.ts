@@ -10,7 +10,7 @@ import pg from 'pg';
 import { withDatabase } from '../test/support/db.js';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
 import { hasRedisServer, type RedisServer, startRedisServer } from '../test/support/redis-server.js';
-import { describeMachine, markdownTable } from './lib/report.js';
+import { describeMachine, markdownTable, meetsGoal } from './lib/report.js';
 import { median, p99 } from './lib/stats.js';
 import type { BenchSuite, Figure } from './lib/types.js';
 import { suites as allSuites } from './suites/index.js';
@@ -72,6 +72,7 @@ async function main() {
           ...f,
           median: median(f.samples),
           p99: p99(f.samples),
+          meetsGoal: meetsGoal(f),
           reference: f.reference && {
             ...f.reference,
             median: median(f.reference.samples),

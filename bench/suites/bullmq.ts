@@ -6,7 +6,8 @@
  * - BullMQ's own worker.cancelJob(), which reaches only a Worker in the same
  *   process, beside jobterm's cross-process delivery, for scale;
  * - throughput of no-op jobs through a real BullMQ Worker, jt.processor()
- *   beside the same processor bare, at concurrency 1 and 50, rounds alternating.
+ *   beside the same processor bare, at concurrency 1 and 50, the jobterm side
+ *   with the Redis store as users run it, rounds alternating.
  * Skipped, with a line, when no Redis is at hand.
  */
 import { spawn } from 'node:child_process';
@@ -19,6 +20,8 @@ import { silentLogger } from '../../src/core/logger.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { createTerminator } from '../../src/terminator/terminator.js';
 import { connectionFrom } from '../../test/fixtures/bullmq/connection.js';
+import { alternateRounds } from '../lib/alternate.js';
+import { since } from '../lib/stats.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
 
@@ -36,7 +39,7 @@ export const bullmqSuite: BenchSuite = {
     const delivery = await killDelivery(ctx, ctx.redisUrl, prefix);
     const cancel = await bullmqCancelJob(ctx, ctx.redisUrl, prefix);
     const throughput = [];
-    for (const concurrency of [1, 50]) throughput.push(await noOpThroughput(ctx, ctx.redisUrl, prefix, concurrency));
+    for (const mode of THROUGHPUT_MODES) throughput.push(await noOpThroughput(ctx, ctx.redisUrl, prefix, mode));
     return [
       delivery,
       {
@@ -153,24 +156,47 @@ async function bullmqCancelJob(ctx: BenchContext, url: string, prefix: string): 
   return samples;
 }
 
-async function noOpThroughput(ctx: BenchContext, url: string, prefix: string, concurrency: number): Promise<Figure> {
-  // Many short alternating rounds: on a shared machine the load moves both sides alike.
-  const jobs = ctx.quick ? 200 : 2_000;
-  const rounds = ctx.quick ? 1 : 6;
+/**
+ * One job at a time, where BullMQ's own cost per job (a Lua script that
+ * completes one and fetches the next, a few hundred µs here) is smallest
+ * against jobterm's fixed cost, and fifty at a time. Jobs per round are sized
+ * so a round takes one to two seconds on a loaded 2-core machine.
+ */
+const THROUGHPUT_MODES = [
+  { concurrency: 1, jobs: 10_000 },
+  { concurrency: 50, jobs: 10_000 },
+] as const;
+
+async function noOpThroughput(
+  ctx: BenchContext,
+  url: string,
+  prefix: string,
+  mode: (typeof THROUGHPUT_MODES)[number],
+): Promise<Figure> {
+  const { concurrency } = mode;
+  const jobs = ctx.quick ? 300 : mode.jobs;
+  const warmupJobs = ctx.quick ? 100 : Math.min(jobs, 1_000);
+  const rounds = ctx.quick ? 2 : 10;
   const connection = connectionFrom(url);
-  const bare: number[] = [];
-  const wrapped: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    for (const withJobterm of [false, true]) {
-      const name = `tp-${prefix}-${concurrency}-${round}-${withJobterm ? 'jt' : 'bare'}`;
+  const began = performance.now();
+  const rates = await alternateRounds({
+    rounds,
+    run: async (side, round) => {
+      const count = round < 0 ? warmupJobs : jobs;
+      const name = `tp-${prefix}-${concurrency}-${round < 0 ? 'warmup' : round}-${side}`;
       const queue = new Queue(name, { connection, prefix: `${prefix}-bull` });
       await queue.addBulk(
-        Array.from({ length: jobs }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })),
+        Array.from({ length: count }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })),
       );
-      const store = withJobterm
-        ? redisStore({ connection: url, prefix: `${prefix}-tp`, logger: silentLogger })
-        : undefined;
-      const terminator = store === undefined ? undefined : createTerminator({ store, logger: silentLogger });
+      // As users run it: the Redis store, subscribed and polling for kill
+      // requests, ready before the clock starts.
+      const terminator =
+        side === 'jobterm'
+          ? createTerminator({
+              store: redisStore({ connection: url, prefix: `${prefix}-tp`, logger: silentLogger }),
+              logger: silentLogger,
+            })
+          : undefined;
       await terminator?.whenReady();
       const jt = terminator === undefined ? undefined : bullmqJobterm({ terminator });
       const noop = async () => 'ok';
@@ -179,35 +205,51 @@ async function noOpThroughput(ctx: BenchContext, url: string, prefix: string, co
       const all = new Promise<void>((resolve) => {
         finish = resolve;
       });
-      const start = performance.now();
+      // Made, attached and connected before the clock starts, so a round
+      // times only the jobs: attach() makes jobterm's adapter (its own Redis
+      // connection) and joins the fleet, a cost a user's process pays once.
       const worker = new Worker(name, jt === undefined ? noop : jt.processor(noop), {
         connection,
         prefix: `${prefix}-bull`,
         concurrency,
+        autorun: false,
       });
       if (jt !== undefined) jt.attach(worker);
       worker.on('error', () => {});
       worker.on('completed', () => {
-        if (++done === jobs) finish();
+        if (++done === count) finish();
       });
+      await worker.waitUntilReady();
+      const start = performance.now();
+      const running = worker.run().catch(() => undefined);
       await all;
-      const rate = (jobs * 1000) / (performance.now() - start);
-      (withJobterm ? wrapped : bare).push(rate);
+      const rate = (count * 1000) / (performance.now() - start);
       await worker.close();
+      await running;
       await jt?.dispose();
       await terminator?.close();
       await queue.obliterate({ force: true }).catch(() => undefined);
       await queue.close();
-    }
-    ctx.log(`concurrency ${concurrency}, round ${round + 1}/${rounds}`);
-  }
+      return rate;
+    },
+    onRound: (round, bare, withJobterm) =>
+      ctx.log(
+        `concurrency ${concurrency}, round ${round + 1}/${rounds}: bare ${bare.toFixed(0)} jobs/s, jobterm ${withJobterm.toFixed(0)} jobs/s`,
+      ),
+  });
+  ctx.log(`concurrency ${concurrency}: ${rounds} rounds of each side in ${(since(began) / 1000).toFixed(0)} s`);
   return {
-    name: `throughput, ${jobs} no-op jobs, BullMQ Worker concurrency ${concurrency}, jt.processor()`,
+    name: `throughput, ${jobs} no-op jobs, BullMQ Worker concurrency ${concurrency}, jt.processor() + Redis store`,
     unit: 'jobs/s',
-    samples: wrapped,
-    reference: { name: 'the same processor, bare', samples: bare },
+    samples: rates.jobterm,
+    reference: { name: 'the same processor, bare', samples: rates.bare },
     lowerIsBetter: false,
     goal: '>= 0.97 of bare',
-    notes: 'removeOnComplete; the clock starts when the Worker is made, with every job already queued.',
+    notes:
+      `One BullMQ Worker in this process, concurrency ${concurrency}, removeOnComplete. jobterm side: jt.processor() ` +
+      'and jt.attach(worker) on a terminator with redisStore({ connection }) (SUBSCRIBE + 1 s poll, ready before the ' +
+      `clock starts). ${rounds} rounds of each side, alternating (bare first on even rounds), after one untimed ` +
+      `warm-up round of each; each round a fresh queue with ${jobs} jobs added first and the Worker made with ` +
+      'autorun: false and connected, timed from worker.run() until the last completed event.',
   };
 }

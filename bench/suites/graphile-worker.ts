@@ -1,10 +1,10 @@
 /**
  * graphile-worker 0.18 with and without jobterm, measured side by side in one run:
  *
- * - throughput: no-op jobs through a graphile runner, bare against the same
- *   task under jobterm's plugin (with the PostgreSQL store, as in
- *   production), in alternating rounds on the same database, each round
- *   with its own task identifier and jobs inserted first;
+ * - throughput: no-op jobs through a graphile runner at concurrency 1 and 10,
+ *   bare against the same task under jobterm's plugin (with the PostgreSQL
+ *   store, as in production), in alternating rounds on the same database,
+ *   each round with its own task identifier and jobs inserted first;
  * - kill latency: from `terminate()` in this process to the running task's
  *   token firing in a worker process, and to graphile's row being ended for
  *   good there. The reference is graphile's own way across processes, for
@@ -19,6 +19,8 @@ import { graphileWorkerAdapter, jobRef, makeJobtermPreset } from '../../src/adap
 import { silentLogger } from '../../src/core/logger.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
 import { createTerminator } from '../../src/terminator/terminator.js';
+import { alternateRounds } from '../lib/alternate.js';
+import { since } from '../lib/stats.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
 
@@ -46,47 +48,66 @@ export const graphileWorkerSuite: BenchSuite = {
   },
 };
 
-const CONCURRENCY = 4;
+/**
+ * One job at a time, where graphile's own cost per job (a fetch and a
+ * complete, a few hundred µs here) is smallest against jobterm's fixed cost,
+ * and ten at a time. Jobs per round are sized so a round takes one to two
+ * seconds on a loaded 2-core machine: long enough that starting the runner
+ * is a small share, short enough for ten rounds of each side.
+ */
+const MODES = [
+  { concurrency: 1, jobs: 3_000 },
+  { concurrency: 10, jobs: 6_000 },
+] as const;
 
 async function throughput(ctx: BenchContext, url: string, utils: WorkerUtils): Promise<Figure[]> {
-  const jobs = ctx.quick ? 500 : 10_000;
-  const rounds = ctx.quick ? 1 : 8;
-  const bare: number[] = [];
-  const withJobterm: number[] = [];
-  // One untimed round of each first: the first runner in a process pays for
-  // module loading, JIT and prepared statements.
-  await throughputRound(url, utils, 'warmup_bare', 200, false);
-  await throughputRound(url, utils, 'warmup_jobterm', 200, true);
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['bare', 'jobterm'] as const) : (['jobterm', 'bare'] as const);
-    for (const kind of order) {
-      const rate = await throughputRound(url, utils, `noop_${kind}_${round}`, jobs, kind === 'jobterm');
-      (kind === 'bare' ? bare : withJobterm).push(rate);
-    }
-    ctx.log(
-      `round ${round + 1}/${rounds}: bare ${bare.at(-1)!.toFixed(0)} jobs/s, jobterm ${withJobterm.at(-1)!.toFixed(0)} jobs/s`,
-    );
-  }
-  return [
-    {
-      name: `throughput, ${jobs} no-op jobs, makeJobtermPreset()`,
+  const rounds = ctx.quick ? 2 : 10;
+  const figures: Figure[] = [];
+  for (const mode of MODES) {
+    const { concurrency } = mode;
+    const jobs = ctx.quick ? 300 : mode.jobs;
+    const warmupJobs = ctx.quick ? 100 : Math.min(jobs, 1_000);
+    const began = performance.now();
+    const rates = await alternateRounds({
+      rounds,
+      run: (side, round) =>
+        throughputRound(url, utils, {
+          task: `noop_c${concurrency}_${side}_${round < 0 ? 'warmup' : round}`,
+          count: round < 0 ? warmupJobs : jobs,
+          concurrency,
+          jobterm: side === 'jobterm',
+        }),
+      onRound: (round, bare, withJobterm) =>
+        ctx.log(
+          `concurrency ${concurrency}, round ${round + 1}/${rounds}: bare ${bare.toFixed(0)} jobs/s, jobterm ${withJobterm.toFixed(0)} jobs/s`,
+        ),
+    });
+    ctx.log(`concurrency ${concurrency}: ${rounds} rounds of each side in ${(since(began) / 1000).toFixed(0)} s`);
+    figures.push({
+      name: `throughput, ${jobs} no-op jobs, concurrency ${concurrency}, makeJobtermPreset() + PostgreSQL store`,
       unit: 'jobs/s',
-      samples: withJobterm,
-      reference: { name: 'the same task, bare', samples: bare },
+      samples: rates.jobterm,
+      reference: { name: 'the same task, bare', samples: rates.bare },
       lowerIsBetter: false,
       goal: '>= 0.97 of bare',
-      notes: `run({ concurrency: ${CONCURRENCY} }), no local queue, no batching; each sample one round with its own task identifier, jobs inserted first, timed from run() until the last job's row was gone; bare and wrapped rounds alternate. The jobterm rounds use a terminator with the PostgreSQL store.`,
-    },
-  ];
+      notes:
+        `One runner in this process, run({ concurrency: ${concurrency} }), no local queue, no batching. jobterm side: ` +
+        'makeJobtermPreset() on a terminator with postgresStore({ connectionString }) (LISTEN + 1 s poll; schema ' +
+        `migrated before the first round, the terminator ready before the clock starts). ${rounds} rounds of each ` +
+        'side, alternating (bare first on even rounds), after one untimed warm-up round of each; each round its own ' +
+        `task identifier, the job table vacuumed and ${jobs} jobs inserted first, timed from run() until the last ` +
+        "job's row was gone.",
+    });
+  }
+  return figures;
 }
 
 async function throughputRound(
   url: string,
   utils: WorkerUtils,
-  task: string,
-  count: number,
-  jobterm: boolean,
+  round: { task: string; count: number; concurrency: number; jobterm: boolean },
 ): Promise<number> {
+  const { task, count, concurrency, jobterm } = round;
   // Each round deletes every row it added: vacuum first, so later rounds do not
   // scan the earlier rounds' dead rows.
   await utils.withPgClient((client) => client.query('vacuum analyze graphile_worker._private_jobs'));
@@ -110,11 +131,11 @@ async function throughputRound(
   const noop: Task = async () => {
     if (++handled === count) allHandled();
   };
-  const pgPool = makePool(url, CONCURRENCY + 2);
+  const pgPool = makePool(url, concurrency + 2);
   const start = performance.now();
   const runner = await run({
     pgPool,
-    concurrency: CONCURRENCY,
+    concurrency,
     pollInterval: 1_000,
     noHandleSignals: true,
     logger: quiet,
