@@ -83,8 +83,10 @@ export class TokenSource {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      instrumentSignal(this.controller.signal, this);
-      if (this.abortError !== undefined) this.controller.abort(this.abortError);
+      if (this.abortError !== undefined) {
+        instrumentSignal(this.controller.signal, this);
+        this.controller.abort(this.abortError);
+      }
     }
     return this.controller.signal;
   }
@@ -111,6 +113,10 @@ export class TokenSource {
     if (first) {
       this.abortError = new JobTerminatedError(reason);
       if (this.controller !== undefined) {
+        // Instrumented only now: a read counts as seen only once the signal
+        // has aborted, and own accessors on every job's signal made it a
+        // slow object (0.7 µs per signal; a plain one costs 0.06 µs).
+        instrumentSignal(this.controller.signal, this);
         this.dispatching = true;
         try {
           this.controller.abort(this.abortError);

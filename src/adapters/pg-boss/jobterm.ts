@@ -313,7 +313,8 @@ function withToken<J extends PgBossJob>(job: J, token: TerminationToken): JobWit
   // replaces pg-boss's own, and enumerable so `{ ...job }` carries it. Made
   // here for every job: measured, an accessor added to the copy instead (to
   // make the AbortController only on first read) cost 2.4 µs per job, the
-  // copy no longer a fast object; the controller costs about 0.4 µs.
+  // copy no longer a fast object; a plain AbortController costs 0.06 µs (the
+  // token instruments its signal only when it aborts).
   return { ...job, token, signal: token.signal } as JobWithToken<J>;
 }
 
