@@ -5,6 +5,7 @@ import type { JobOutcome } from '../../core/outcome.js';
 import { describeReason } from '../../core/reason.js';
 import type { TerminationToken } from '../../core/token.js';
 import type { IsolatedOptions } from '../../isolation/options.js';
+import { viewWithToken } from '../../middleware/job-view.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import type { Terminator } from '../../terminator/terminator.js';
 import { type BullmqAdapter, bullmqAdapter } from './adapter.js';
@@ -268,32 +269,11 @@ function jobtermWrites(outcome: JobOutcome): boolean {
 }
 
 /**
- * Answers `job.token` on the processor's view of the job; everything else
- * is BullMQ's job itself. One small object per job, its trap shared.
- */
-class TokenView implements ProxyHandler<Job> {
-  constructor(private readonly token: TerminationToken) {}
-
-  get(target: Job, key: string | symbol, receiver: unknown): unknown {
-    return key === 'token' ? this.token : Reflect.get(target, key, receiver);
-  }
-
-  has(target: Job, key: string | symbol): boolean {
-    return key === 'token' || Reflect.has(target, key);
-  }
-}
-
-/**
- * The job as the processor sees it: BullMQ's job, plus `job.token`. A proxy,
- * so reads, writes, methods, `instanceof Job` and `{ ...job }` act on
- * BullMQ's own object as they do without jobterm, and that object gains no
- * property. It replaced `Object.create(job)`: a job that becomes a
- * prototype is turned into a slow object by V8, and every BullMQ method that
- * then touched it (moveToCompleted and the rest) ran slower, 15 to 30 µs per
- * job measured (BullMQ 6.7, Node 24).
+ * The job as the processor sees it: BullMQ's own job, plus `job.token`
+ * (middleware/job-view.ts). BullMQ's object gains no property.
  */
 function withToken<J extends Job>(job: J, token: TerminationToken): JobWithToken<J> {
-  return new Proxy(job, new TokenView(token)) as JobWithToken<J>;
+  return viewWithToken(job, token, false) as JobWithToken<J>;
 }
 
 function checkWorker(worker: unknown): asserts worker is Worker {

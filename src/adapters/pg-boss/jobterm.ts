@@ -4,6 +4,7 @@ import { milliseconds } from '../../core/options.js';
 import type { JobOutcome } from '../../core/outcome.js';
 import type { TerminationToken } from '../../core/token.js';
 import { type IsolatedOptions, isolated, moduleHref } from '../../isolation/index.js';
+import { viewWithToken } from '../../middleware/job-view.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import type { Terminator } from '../../terminator/terminator.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
@@ -307,15 +308,13 @@ function refOf(job: PgBossJob): JobRef {
   return { queue: PG_BOSS_QUEUE, name: job.name, id: job.id };
 }
 
-/** The job as the handler sees it: pg-boss's fields, the token's signal, and the token. pg-boss keeps its own object. */
+/**
+ * The job as the handler sees it: pg-boss's own job, plus `job.token`, and
+ * `job.signal` is the token's signal (middleware/job-view.ts). pg-boss's
+ * object gains no property.
+ */
 function withToken<J extends PgBossJob>(job: J, token: TerminationToken): JobWithToken<J> {
-  // The token's signal as a plain data property, after the spread so it
-  // replaces pg-boss's own, and enumerable so `{ ...job }` carries it. Made
-  // here for every job: measured, an accessor added to the copy instead (to
-  // make the AbortController only on first read) cost 2.4 µs per job, the
-  // copy no longer a fast object; a plain AbortController costs 0.06 µs (the
-  // token instruments its signal only when it aborts).
-  return { ...job, token, signal: token.signal } as JobWithToken<J>;
+  return viewWithToken(job, token, true) as JobWithToken<J>;
 }
 
 /**
