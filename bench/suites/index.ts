@@ -5,6 +5,7 @@ import { escalationSuite } from './escalation.js';
 import { fleetSuite } from './fleet.js';
 import { graphileWorkerSuite } from './graphile-worker.js';
 import { growthSuite } from './growth.js';
+import { hotPathSuite } from './hot-path.js';
 import { instructionsSuite } from './instructions.js';
 import { isolationSuite } from './isolation.js';
 import { iterateSuite } from './iterate.js';
@@ -20,6 +21,7 @@ export const suites: BenchSuite[] = [
   escalationSuite,
   killDelivery,
   pgBossSuite,
+  hotPathSuite,
   graphileWorkerSuite,
   isolationSuite,
   bullmqSuite,

@@ -165,11 +165,12 @@ describe('the fleet across processes', () => {
 
   it('a dead worker’s job with an open kill request is ended for good instead, and the request resolved', async () => {
     const rescuer = await startGraphile({ JT_WORKER_ID: 'gw-rescuer' });
-    // Dead after 12 heartbeats (3 s): time enough to store the kill before any rescue, on a loaded machine too.
-    const doomed = await startGraphile({ JT_WORKER_ID: 'gw-doomed-2', JT_DEAD_BEATS: '12' });
     // The rescuer is busy, so only the doomed worker can claim the next job.
+    // It starts only then: started before, it could claim the busy job itself.
     const busy = await utils.addJob('hold', { ms: 60_000 });
     await rescuer.waitFor((m) => m.event === 'started' && m.id === busy.id);
+    // Dead after 12 heartbeats (3 s): time enough to store the kill before any rescue, on a loaded machine too.
+    const doomed = await startGraphile({ JT_WORKER_ID: 'gw-doomed-2', JT_DEAD_BEATS: '12' });
     const job = await utils.addJob('hold', { ms: 60_000 }, { maxAttempts: 5 });
     await doomed.waitFor((m) => m.event === 'started' && m.id === job.id);
     await until(
@@ -201,11 +202,12 @@ describe('the fleet across processes', () => {
 
   it('a worker that is only slow (loop blocked for less than its dead threshold) is not declared dead', async () => {
     const watchers = [await startGraphile({ JT_WORKER_ID: 'gw-w1' }), await startGraphile({ JT_WORKER_ID: 'gw-w2' })];
-    // Busy, so the slow worker gets the next job.
-    for (const watcher of watchers) {
-      const hold = await utils.addJob('hold', { ms: 60_000 });
-      await watcher.waitFor((m) => m.event === 'started' && m.id === hold.id);
-    }
+    // Busy, so the slow worker gets the next job. Either watcher may claim
+    // either job (both poll), so each waits for a job of its own, not for a
+    // given one: waiting for watcher 1 to start job 1 hung when watcher 2
+    // claimed it (CI, 2026-12-01).
+    await Promise.all(watchers.map(() => utils.addJob('hold', { ms: 60_000 })));
+    await Promise.all(watchers.map((watcher) => watcher.waitFor('started')));
     // Its own threshold: 12 heartbeats = 3 s; it stalls for 1.5 s, six times its interval.
     const slow = await startGraphile({ JT_WORKER_ID: 'gw-slow', JT_DEAD_BEATS: '12' });
     // Registered before it stalls, so there is a row a rescuer could find stale.

@@ -1,0 +1,74 @@
+// The measured process of the hot-path benchmark (bench/suites/hot-path.ts):
+// plain JavaScript on the built package (dist/), as users run it. It calls a
+// pg-boss handler directly with pg-boss-shaped jobs, bare and wrapped by
+// jt.handler() with a terminator on the PostgreSQL store, in alternating
+// rounds, and prints each round's CPU time per job as one JSON line:
+// jobterm's own cost per job, with no queue, database or network in the
+// timed loop to blur it.
+//
+// argv: <DATABASE_URL> <batchSize> <jobs per round> <rounds>
+import { PgBoss } from 'pg-boss';
+import { createTerminator } from '../../dist/index.js';
+import { pgBossJobterm } from '../../dist/pg-boss.js';
+import { postgresStore } from '../../dist/postgres.js';
+
+const [url, batchArg, jobsArg, roundsArg] = process.argv.slice(2);
+const batchSize = Number(batchArg);
+const jobs = Number(jobsArg);
+const rounds = Number(roundsArg);
+const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+// Never started: the handler is called here, not by pg-boss's loop.
+const boss = new PgBoss({ connectionString: url, schedule: false, supervise: false });
+const terminator = createTerminator({
+  store: postgresStore({ connectionString: url, migrate: false, logger: silentLogger }),
+  logger: silentLogger,
+});
+await terminator.whenReady();
+const jt = pgBossJobterm({ boss, terminator, stopBoss: false });
+const noop = async (_jobs) => undefined;
+const handlers = { bare: noop, jobterm: jt.handler(noop) };
+
+let seq = 0;
+// The fields pg-boss 12 hands a handler (its `job` table row, mapped), each job its own signal.
+const makeBatch = () =>
+  Array.from({ length: batchSize }, () => ({
+    id: `00000000-0000-4000-8000-${String(seq++).padStart(12, '0')}`,
+    name: 'hot',
+    data: {},
+    priority: 0,
+    state: 'active',
+    retryLimit: 2,
+    retryCount: 0,
+    retryDelay: 0,
+    retryBackoff: false,
+    startAfter: new Date(),
+    startedOn: new Date(),
+    singletonKey: null,
+    expireInSeconds: 900,
+    heartbeatSeconds: null,
+    createdOn: new Date(),
+    keepUntil: new Date(),
+    policy: 'standard',
+    signal: new AbortController().signal,
+  }));
+
+async function round(side, count) {
+  const handler = handlers[side];
+  const start = process.cpuUsage();
+  for (let done = 0; done < count; done += batchSize) await handler(makeBatch());
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / count;
+}
+
+await round('bare', jobs);
+await round('jobterm', jobs);
+for (let r = 0; r < rounds; r++) {
+  const order = r % 2 === 0 ? ['bare', 'jobterm'] : ['jobterm', 'bare'];
+  const result = {};
+  for (const side of order) result[side] = await round(side, jobs);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+jt.dispose();
+await terminator.close();
+process.exit(0);
