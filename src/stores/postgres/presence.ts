@@ -209,7 +209,11 @@ export async function selectFleet(
        FROM unnest($1::text[], $2::text[], $3::text[]) AS j(queue, name, id)
        LEFT JOIN ${names.requests} AS r ON r.queue = j.queue AND r.queue_name = j.name AND r.job_id = j.id
          AND r.status <> 'resolved' AND r.expires_at > now()
-       LEFT JOIN ${names.progress} AS p ON p.queue = j.queue AND p.queue_name = j.name AND p.job_id = j.id`,
+       LEFT JOIN ${names.progress} AS p ON p.queue = j.queue AND p.queue_name = j.name AND p.job_id = j.id
+       -- Only the jobs with something to say: nearly all running jobs have
+       -- neither, and 5,000 empty rows cost more to send and parse than the
+       -- rest of the read (the dashboard's 50 x 100 benchmark).
+       WHERE r.id IS NOT NULL OR p.cursor IS NOT NULL`,
       [jobs.map((job) => job.queue), jobs.map((job) => job.name ?? ''), jobs.map((job) => job.id)],
     );
     for (const row of rows) states.set(stateKey(row.queue, row.name, row.id), row);
@@ -243,17 +247,19 @@ function stateKey(queue: string, name: string, id: string): string {
 }
 
 function fleetJob(workerId: string, job: StoredJob, state: JobStateRow | undefined): FleetJob {
-  return {
+  // Fields set one by one, not spread: this runs for every job of the fleet (5,000 in the benchmark).
+  const out: { -readonly [K in keyof FleetJob]: FleetJob[K] } = {
     ref: refOf(job),
     workerId,
     startedAt: new Date(job.startedAt),
-    ...(job.task === undefined ? {} : { task: job.task }),
-    ...(job.attempt === undefined ? {} : { attempt: job.attempt }),
-    ...(job.isolated === undefined ? {} : { isolated: job.isolated }),
-    ...(job.queueWorkerId === undefined ? {} : { queueWorkerId: job.queueWorkerId }),
-    ...(state?.cursor === null || state?.cursor === undefined ? {} : { cursor: state.cursor }),
     termination: termination(job, state),
   };
+  if (job.task !== undefined) out.task = job.task;
+  if (job.attempt !== undefined) out.attempt = job.attempt;
+  if (job.isolated !== undefined) out.isolated = job.isolated;
+  if (job.queueWorkerId !== undefined) out.queueWorkerId = job.queueWorkerId;
+  if (state?.cursor !== null && state?.cursor !== undefined) out.cursor = state.cursor;
+  return out;
 }
 
 /**

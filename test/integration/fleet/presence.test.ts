@@ -57,6 +57,32 @@ describe('presence in PostgreSQL (migration 4)', () => {
     expect((await store.fleet()).workers.some((w) => w.instanceId === id)).toBe(false);
   });
 
+  it('fleet() reads a cursor and an open request for the jobs that have one, and none for the rest', async () => {
+    const id = '00000000-0000-4000-8000-00000000000c';
+    const jobs = ['70', '71', '72'].map((jobId) => ({
+      ref: { queue: 'mine', id: jobId },
+      task: 't',
+      attempt: 1,
+      startedAt: new Date(),
+    }));
+    expect(await store.heartbeat(record(id, { jobs }), SECRET)).toBe('created');
+    const requester = createTerminator({ store, logger: silentLogger, presence: false });
+    try {
+      await store.progress!.save({ queue: 'mine', id: '70' }, { after: 41 });
+      await requester.terminate({ queue: 'mine', id: '71' }, { reason: 'stop it', requestedBy: 'me' });
+      const listed = (await store.fleet()).workers.find((w) => w.instanceId === id)!.jobs;
+      const byId = new Map(listed.map((job) => [job.ref.id, job]));
+      expect(byId.get('70')).toMatchObject({ cursor: { after: 41 }, termination: { state: 'none' } });
+      expect(byId.get('71')?.termination).toMatchObject({ state: 'requested', message: 'stop it', requestedBy: 'me' });
+      expect(byId.get('71')).not.toHaveProperty('cursor');
+      expect(byId.get('72')).toEqual(expect.objectContaining({ termination: { state: 'none' } }));
+      expect(byId.get('72')).not.toHaveProperty('cursor');
+    } finally {
+      // Not requester.close(): it would close the store this file shares.
+      await store.deregister(id, SECRET);
+    }
+  });
+
   it('only the holder of the secret refreshes or removes a row', async () => {
     const id = '00000000-0000-4000-8000-000000000002';
     await store.heartbeat(record(id), SECRET);
@@ -129,7 +155,9 @@ describe('presence in PostgreSQL (migration 4)', () => {
     expect((await find())?.termination).toMatchObject({ kind: 'kill', message: 'stop it', requestedBy: 'me' });
     // The job ignores the token: escalation after killTimeout is recorded on the request.
     await job;
-    const [row] = await db.query('SELECT signalled_at, escalated_at, escalated_by FROM jobterm.kill_requests');
+    const [row] = await db.query(
+      "SELECT signalled_at, escalated_at, escalated_by FROM jobterm.kill_requests WHERE job_id = 'slow'",
+    );
     expect(row?.signalled_at).toBeInstanceOf(Date);
     expect(row?.escalated_at).toBeInstanceOf(Date);
     expect(row?.escalated_by).toBe('in-process');
