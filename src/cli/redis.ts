@@ -1,7 +1,8 @@
 import type { QueueAdapter } from '../core/adapter.js';
 import type { Logger } from '../core/logger.js';
+import type { PostgresStore } from '../stores/postgres/store.js';
 import { type RedisStore, redisStore } from '../stores/redis/store.js';
-import { UsageError } from './common.js';
+import { cliLogger, cliStore, databaseUrl, type Io, UsageError } from './common.js';
 
 /** Options of the commands that can work on the Redis store (BullMQ users without PostgreSQL). */
 export const REDIS_OPTIONS = {
@@ -49,6 +50,21 @@ export function cliRedisStore(
     receiveRequests: false,
     logger,
   });
+}
+
+/**
+ * The store a command that only reads or withdraws works on: the Redis store
+ * when `redisTarget()` says so (BullMQ workers on jobterm/redis), else the
+ * PostgreSQL one at `--database-url` / `DATABASE_URL`. The caller closes it.
+ */
+export function cliReadStore(
+  values: RedisValues & { schema?: string | undefined; 'redis-prefix'?: string | undefined },
+  io: Io,
+): PostgresStore | RedisStore {
+  const redisUrl = redisTarget(values, io.env);
+  return redisUrl === undefined
+    ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
+    : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
 }
 
 /**

@@ -1,21 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FleetJob, FleetSnapshot } from '../../core/fleet.js';
 import { formatRef } from '../../core/job-ref.js';
-import {
-  type Command,
-  cliLogger,
-  cliStore,
-  DATABASE_HELP,
-  DATABASE_OPTIONS,
-  databaseUrl,
-  EXIT,
-  guarded,
-  type Io,
-  parse,
-  UsageError,
-} from '../common.js';
+import { type Command, DATABASE_HELP, DATABASE_OPTIONS, EXIT, guarded, type Io, parse, UsageError } from '../common.js';
 import { age } from '../fleet-format.js';
-import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
+import { cliReadStore, REDIS_HELP, REDIS_OPTIONS } from '../redis.js';
 import { table } from '../table.js';
 
 const OPTIONS = {
@@ -62,11 +50,7 @@ ${REDIS_HELP}`,
         ...(values.worker === undefined ? {} : { worker: values.worker }),
       };
       // The Redis store for BullMQ workers on jobterm/redis (--redis-url, or REDIS_URL without DATABASE_URL).
-      const redisUrl = redisTarget(values, io.env);
-      const store =
-        redisUrl === undefined
-          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
-          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
+      const store = cliReadStore(values, io);
       try {
         if (!values.watch) {
           const snapshot = await store.fleet(filters);

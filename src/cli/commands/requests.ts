@@ -1,19 +1,8 @@
 import { formatRef } from '../../core/job-ref.js';
 import type { StoredKillRequest } from '../../stores/postgres/requests.js';
 import type { StoredRedisKillRequest } from '../../stores/redis/store.js';
-import {
-  type Command,
-  cliLogger,
-  cliStore,
-  DATABASE_HELP,
-  DATABASE_OPTIONS,
-  databaseUrl,
-  EXIT,
-  guarded,
-  parse,
-  UsageError,
-} from '../common.js';
-import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
+import { type Command, DATABASE_HELP, DATABASE_OPTIONS, EXIT, guarded, parse, UsageError } from '../common.js';
+import { cliReadStore, REDIS_HELP, REDIS_OPTIONS } from '../redis.js';
 import { table } from '../table.js';
 
 const OPTIONS = {
@@ -47,11 +36,8 @@ ${REDIS_HELP}`,
       if (!/^\d{1,7}$/.test(values.limit ?? '1') || limit < 1) {
         throw new UsageError(`--limit must be a positive whole number, got '${values.limit}'`);
       }
-      const redisUrl = redisTarget(values, io.env);
-      const store =
-        redisUrl === undefined
-          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
-          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
+      // The Redis store for BullMQ workers on jobterm/redis (--redis-url, or REDIS_URL without DATABASE_URL).
+      const store = cliReadStore(values, io);
       try {
         const rows = await store.listRequests({ pending: values.pending ?? false, limit });
         if (values.json) {

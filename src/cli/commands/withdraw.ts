@@ -1,16 +1,5 @@
-import {
-  type Command,
-  cliLogger,
-  cliStore,
-  DATABASE_HELP,
-  DATABASE_OPTIONS,
-  databaseUrl,
-  EXIT,
-  guarded,
-  parse,
-  UsageError,
-} from '../common.js';
-import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
+import { type Command, DATABASE_HELP, DATABASE_OPTIONS, EXIT, guarded, parse, UsageError } from '../common.js';
+import { cliReadStore, REDIS_HELP, REDIS_OPTIONS } from '../redis.js';
 import { cliUser } from '../user.js';
 
 const OPTIONS = { ...DATABASE_OPTIONS, ...REDIS_OPTIONS } as const;
@@ -48,11 +37,8 @@ found); 2 usage error; 3 failure.`,
       }
       if (positionals.length !== 1) throw new UsageError(`expected one <request-id>, got ${positionals.length}`);
       const id = positionals[0]!;
-      const redisUrl = redisTarget(values, io.env);
-      const store =
-        redisUrl === undefined
-          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
-          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
+      // The Redis store for BullMQ workers on jobterm/redis (--redis-url, or REDIS_URL without DATABASE_URL).
+      const store = cliReadStore(values, io);
       try {
         const status = await store.withdraw(id, cliUser());
         io.stdout(values.json ? JSON.stringify({ requestId: id, status }) : `request ${id}: ${ANSWERS[status]}`);

@@ -1,18 +1,7 @@
 import type { FleetWorker } from '../../core/fleet.js';
-import {
-  type Command,
-  cliLogger,
-  cliStore,
-  DATABASE_HELP,
-  DATABASE_OPTIONS,
-  databaseUrl,
-  EXIT,
-  guarded,
-  parse,
-  UsageError,
-} from '../common.js';
+import { type Command, DATABASE_HELP, DATABASE_OPTIONS, EXIT, guarded, parse, UsageError } from '../common.js';
 import { age, isoSeconds } from '../fleet-format.js';
-import { cliRedisStore, REDIS_HELP, REDIS_OPTIONS, redisTarget } from '../redis.js';
+import { cliReadStore, REDIS_HELP, REDIS_OPTIONS } from '../redis.js';
 import { table } from '../table.js';
 
 const OPTIONS = {
@@ -46,11 +35,7 @@ ${REDIS_HELP}`,
       }
       if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
       // The Redis store for BullMQ workers on jobterm/redis (--redis-url, or REDIS_URL without DATABASE_URL).
-      const redisUrl = redisTarget(values, io.env);
-      const store =
-        redisUrl === undefined
-          ? cliStore(values, io, { connectionString: databaseUrl(values, io.env) })
-          : cliRedisStore(redisUrl, values, io.env, cliLogger(io.env));
+      const store = cliReadStore(values, io);
       try {
         const snapshot = await store.fleet({
           ...(values.queue === undefined ? {} : { queue: values.queue }),
