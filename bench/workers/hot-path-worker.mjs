@@ -6,7 +6,19 @@
 // jobterm's own cost per job, with no queue, database or network in the
 // timed loop to blur it.
 //
-// argv: <DATABASE_URL> <batchSize> <jobs per round> <rounds>
+// argv: <DATABASE_URL> <batchSize> <jobs per round> <rounds> [count]
+//
+// With `count` it is the instruction-count process of bench/suites/
+// instructions.ts instead, run under `valgrind --tool=callgrind
+// --instr-atstart=no` and `node --expose-gc`: after the warm-up rounds, for
+// each side (bare, then jobterm) it collects garbage, prints
+// {"e":"ready","i":side} and waits for a line on stdin (the suite switches
+// instrumentation on), runs one round, prints {"e":"counted","i":side} and
+// waits again (the suite dumps the count and switches it off).
+// No timer runs in either phase: the store's poll and the fleet heartbeat
+// are per second, not per job (they are counted in the queue workers'
+// figure), and are set out of the way here, so the count is the same from
+// run to run.
 import { PgBoss } from 'pg-boss';
 import { createTerminator } from '../../dist/index.js';
 import { pgBossJobterm } from '../../dist/pg-boss.js';
@@ -16,13 +28,20 @@ const [url, batchArg, jobsArg, roundsArg] = process.argv.slice(2);
 const batchSize = Number(batchArg);
 const jobs = Number(jobsArg);
 const rounds = Number(roundsArg);
+const counting = process.argv[6] === 'count';
 const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 // Never started: the handler is called here, not by pg-boss's loop.
 const boss = new PgBoss({ connectionString: url, schedule: false, supervise: false });
 const terminator = createTerminator({
-  store: postgresStore({ connectionString: url, migrate: false, logger: silentLogger }),
+  store: postgresStore({
+    connectionString: url,
+    migrate: false,
+    logger: silentLogger,
+    ...(counting ? { pollInterval: 3_600_000 } : {}),
+  }),
   logger: silentLogger,
+  ...(counting ? { presence: false } : {}),
 });
 await terminator.whenReady();
 const jt = pgBossJobterm({ boss, terminator, stopBoss: false });
@@ -59,6 +78,31 @@ async function round(side, count) {
   for (let done = 0; done < count; done += batchSize) await handler(makeBatch());
   const used = process.cpuUsage(start);
   return (used.user + used.system) / count;
+}
+
+if (counting) {
+  const { createInterface } = await import('node:readline');
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  const phase = async (e, i) => {
+    process.stdout.write(`${JSON.stringify({ e, i })}\n`);
+    await lines.next();
+  };
+  for (let r = 0; r < rounds; r++) {
+    await round('bare', jobs);
+    await round('jobterm', jobs);
+  }
+  for (const side of ['bare', 'jobterm']) {
+    // Each side starts from the same heap (node --expose-gc), uncounted: a
+    // full collection left over from the other side's garbage would
+    // otherwise land in this side's count.
+    globalThis.gc();
+    await phase('ready', side);
+    await round(side, jobs);
+    await phase('counted', side);
+  }
+  jt.dispose();
+  await terminator.close();
+  process.exit(0);
 }
 
 await round('bare', jobs);

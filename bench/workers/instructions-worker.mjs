@@ -88,7 +88,7 @@ async function graphileRunner() {
     if (++handled === target) resolveRound();
   };
   const taskList = { [warmName]: noop, [measuredName]: noop };
-  let runner;
+  let runnerStarted = false;
   return async (name, jobs) => {
     handled = 0;
     target = jobs;
@@ -96,15 +96,18 @@ async function graphileRunner() {
     resolveRound = resolve;
     // One runner for both phases: the suite adds the measured jobs only
     // after the warm-up (addJobs' NOTIFY wakes the runner).
-    runner ??= await run({
-      pgPool,
-      concurrency: width,
-      pollInterval: 1_000,
-      noHandleSignals: true,
-      logger: new Logger(() => () => {}),
-      taskList,
-      ...(terminator ? { preset: makeJobtermPreset({ terminator }) } : {}),
-    });
+    if (!runnerStarted) {
+      runnerStarted = true;
+      await run({
+        pgPool,
+        concurrency: width,
+        pollInterval: 1_000,
+        noHandleSignals: true,
+        logger: new Logger(() => () => {}),
+        taskList,
+        ...(terminator ? { preset: makeJobtermPreset({ terminator }) } : {}),
+      });
+    }
     await done;
     // graphile fires its last complete writes without awaiting them.
     for (;;) {
