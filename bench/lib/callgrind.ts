@@ -6,6 +6,11 @@
  * settles); the suite switches it on and off with `callgrind_control` around
  * the part it counts, and each `callgrind_control -d` writes one numbered
  * dump of what was counted since the last one.
+ *
+ * `BENCH_CALLGRIND_DIR=<dir>` keeps the dumps there (a folder per process)
+ * for `callgrind_annotate`: V8's builtins and the garbage collector are
+ * named in them (JIT-compiled JavaScript is not), which says how much of a
+ * count is promises, maps, allocation or collection.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -43,7 +48,8 @@ export async function spawnUnderCallgrind(
   nodeArgs: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<CallgrindProcess> {
-  const dir = await mkdtemp(join(tmpdir(), 'jobterm-callgrind-'));
+  const keep = process.env.BENCH_CALLGRIND_DIR;
+  const dir = await mkdtemp(join(keep ?? tmpdir(), 'jobterm-callgrind-'));
   const child = spawn(
     'valgrind',
     [
@@ -68,7 +74,7 @@ export async function spawnUnderCallgrind(
     dumped: (n) => dumpedInstructions(dir, n),
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      if (keep === undefined) await rm(dir, { recursive: true, force: true });
     },
   };
 }
