@@ -141,6 +141,20 @@ export function interruptFromInside(token: TerminationToken, reason: Termination
   return true;
 }
 
+/**
+ * One job's life, as a small state machine rather than an async function:
+ * start() sets the job up and calls its code; the first ending (the job's
+ * own, or escalation's) goes on to the queue write, the kill request's
+ * record, the events, and leaves the registry. Its only promise is the one
+ * `run()` returns: an async function here cost a generator frame, a promise
+ * per `await` and a turn per step, for every job (bench instructions).
+ *
+ * Order, as the async version had it: an ending from the job's code goes on
+ * at once (it already comes from a promise reaction); one from escalation or
+ * from inside start() goes on a microtask later, so escalate()'s caller and
+ * run()'s caller finish first. The job leaves `running()` and its `done`
+ * resolves before the promise `run()` returned does.
+ */
 class RunningJob<T> implements RegisteredJob {
   readonly source: TokenSource;
   /** A number, not a Date: only running() needs the Date, and this runs for every job. */
@@ -149,15 +163,21 @@ class RunningJob<T> implements RegisteredJob {
   retryDelay: number | undefined;
   /** A hard stop the job's own code registered (runIsolated()), used when `run()` was given none. */
   innerHardStop: ((reason: TerminationReason) => void | Promise<void>) | undefined;
-  /** How the job ended; the first ending wins (the job's own, or escalation). */
-  readonly decided: Promise<JobOutcome<T>>;
-  private decide!: (outcome: JobOutcome<T>) => void;
+  /** The promise `run()` returns. */
+  readonly result: Promise<JobOutcome<T>>;
+  private resolveResult!: (outcome: JobOutcome<T>) => void;
+  private rejectResult!: (error: unknown) => void;
   private isDecided = false;
-  // Every job awaits `decided`; only shutdown() and terminate({ wait }) ask
+  /** True while start() runs: an ending then goes on a microtask later. */
+  private starting = true;
+  // Every job resolves `result`; only shutdown() and terminate({ wait }) ask
   // for `done`, so its promise is made on demand (this runs for every job).
   private finalOutcome: JobOutcome<T> | undefined;
   private finished: Deferred<JobOutcome<T>> | undefined;
   private escalationTimer: NodeJS.Timeout | undefined;
+  private maxRuntimeTimer: NodeJS.Timeout | undefined;
+  /** Removes the listeners on the queue's signals; undefined when there are none (or they are gone). */
+  private forwarded: Array<() => void> | undefined;
   private jobSettled = false;
 
   constructor(
@@ -165,8 +185,9 @@ class RunningJob<T> implements RegisteredJob {
     private readonly host: JobHost,
     private readonly options: RunOptions<T>,
   ) {
-    this.decided = new Promise((resolve) => {
-      this.decide = resolve;
+    this.result = new Promise((resolve, reject) => {
+      this.resolveResult = resolve;
+      this.rejectResult = reject;
     });
     this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
     this.source.owner = this;
@@ -196,10 +217,75 @@ class RunningJob<T> implements RegisteredJob {
     return this.finished.promise;
   }
 
-  private end(outcome: JobOutcome<T>): void {
+  /**
+   * Make the token, apply a pending kill or a shutdown before the job
+   * starts, forward the queue's signals, arm maxRuntime, and run the job
+   * inside the token's context.
+   */
+  start(job: (token: TerminationToken) => T | PromiseLike<T>): void {
+    const { host, options, ref } = this;
+    const { token } = this.source;
+    host.register(this);
+    try {
+      // A kill stored before the job was claimed stops it here, before it starts.
+      const pending = host.pendingKill(ref);
+      if (pending !== undefined) this.terminate(pending, host.killTimeout);
+      const shutdown = host.shutdownInProgress();
+      if (shutdown !== undefined) this.terminate(shutdown.reason, shutdown.graceMs);
+
+      const forward = options.forward;
+      if (forward !== undefined && forward.length > 0) {
+        this.forwarded = [];
+        for (const entry of forward) this.forwarded.push(forwardAbort(entry.signal, () => this.onForwarded(entry)));
+      }
+      if (options.maxRuntime !== undefined) {
+        this.maxRuntimeTimer = setTimeout(
+          () =>
+            this.terminate(makeReason('timeout', `maxRuntime of ${options.maxRuntime} ms reached`), host.killTimeout),
+          options.maxRuntime,
+        );
+        this.maxRuntimeTimer.unref();
+      }
+
+      // jobterm's own read (the source's): it must not count as the job seeing it.
+      if (this.source.reason !== undefined) {
+        // Never started: nothing to wait for.
+        this.jobEnded(true, this.source.error());
+      } else {
+        let result: T | PromiseLike<T>;
+        try {
+          result =
+            options.context === false ? job(token) : withJob({ token, ref, progress: host.progress }, () => job(token));
+        } catch (error) {
+          result = Promise.reject(error);
+        }
+        // Both handlers attached at once: a rejection after escalation is
+        // ignored, never unhandled.
+        Promise.resolve(result).then(
+          (value) => this.jobEnded(false, value),
+          (error: unknown) => this.jobEnded(true, error),
+        );
+      }
+    } catch (error) {
+      this.crash(error);
+    }
+    this.starting = false;
+  }
+
+  private onForwarded(entry: ForwardedSignal): void {
+    const { kind, message } =
+      'classify' in entry
+        ? entry.classify(entry.signal)
+        : { kind: entry.kind, message: entry.message ?? describeAbort(entry.signal) };
+    this.terminate(makeReason(kind, message), kind === 'shutdown' ? undefined : this.host.killTimeout);
+  }
+
+  /** The first ending wins; the rest of the job's life goes on from here. */
+  private end(outcome: JobOutcome<T>, now: boolean): void {
     if (this.isDecided) return;
     this.isDecided = true;
-    this.decide(outcome);
+    if (now && !this.starting) this.afterDecided(outcome);
+    else queueMicrotask(() => this.afterDecided(outcome));
   }
 
   terminate(reason: TerminationReason, graceMs: number | undefined): boolean {
@@ -227,7 +313,7 @@ class RunningJob<T> implements RegisteredJob {
       job: this.ref,
       kind: reason.kind,
     });
-    this.end(this.fromReason(reason, true));
+    this.end(this.fromReason(reason, true), false);
     if (hardStop !== undefined) {
       Promise.resolve()
         .then(() => hardStop(reason))
@@ -244,13 +330,13 @@ class RunningJob<T> implements RegisteredJob {
    * without seeing it did its work and completed (DESIGN.md, "Did the job
    * see it?"): a drop-in changes nothing for a job that never asks.
    */
-  jobEnded(result: { value: T } | { error: unknown }): void {
+  private jobEnded(threw: boolean, valueOrError: unknown): void {
     this.jobSettled = true;
     if (this.isDecided) return;
     const reason = this.source.reason;
-    if (reason !== undefined && ('error' in result || this.source.seen)) this.end(this.fromReason(reason, false));
-    else if ('error' in result) this.end({ status: 'failed', error: result.error });
-    else this.end({ status: 'completed', value: result.value });
+    if (reason !== undefined && (threw || this.source.seen)) this.end(this.fromReason(reason, false), true);
+    else if (threw) this.end({ status: 'failed', error: valueOrError }, true);
+    else this.end({ status: 'completed', value: valueOrError as T }, true);
   }
 
   fromReason(reason: TerminationReason, escalated: boolean): JobOutcome<T> {
@@ -261,7 +347,111 @@ class RunningJob<T> implements RegisteredJob {
       : { status: 'interrupted', reason, escalated, resumable, retryDelay: this.retryDelay };
   }
 
-  finish(outcome: JobOutcome<T>): void {
+  /** Decided: stop listening, let a late kill win, and write the outcome to the queue (`settle`). */
+  private afterDecided(decided: JobOutcome<T>): void {
+    try {
+      this.removeListeners();
+      const outcome = killWins(decided, this.host.pendingKill(this.ref));
+      const { options } = this;
+      if (options.settle === undefined) {
+        this.recordEnding(outcome);
+        return;
+      }
+      let settling: void | Promise<void>;
+      try {
+        // Not waited for when it returns nothing: most endings need no
+        // write (a completion the queue records itself). A method call:
+        // the options can be an object whose settle() uses `this`
+        // (graphile-worker's GraphileJobRun).
+        settling = options.settle(outcome);
+      } catch (error) {
+        this.settleFailed(outcome, error);
+        return;
+      }
+      if (settling === undefined) this.recordEnding(outcome);
+      else
+        Promise.resolve(settling).then(
+          () => this.recordEnding(outcome),
+          (error: unknown) => this.settleFailed(outcome, error),
+        );
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  /**
+   * The queue holds nothing of this ending (the adapters retried while the
+   * database was unreachable, then gave up): no `terminated` or
+   * `interrupted`, which promise the write landed, and the kill request
+   * stays open, so the job's next claim (the queue's own recovery) is
+   * stopped before it starts. See docs/queue-writes.md.
+   */
+  private settleFailed(outcome: JobOutcome<T>, error: unknown): void {
+    this.host.emit('error', { error, during: 'settle', ref: this.ref });
+    this.complete(outcome);
+  }
+
+  /** The queue write landed: record the ending on the kill request, if any (never rejects), then tell. */
+  private recordEnding(outcome: JobOutcome<T>): void {
+    try {
+      const recorded = this.host.afterSettle(this.ref, outcome);
+      if (recorded === undefined) this.announce(outcome);
+      else recorded.then(() => this.announce(outcome)).catch((error: unknown) => this.crash(error));
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  private announce(outcome: JobOutcome<T>): void {
+    const { host, ref } = this;
+    try {
+      if (outcome.status === 'terminated') {
+        host.emit('terminated', { ref, reason: outcome.reason, escalated: outcome.escalated });
+      } else if (outcome.status === 'interrupted') {
+        host.emit('interrupted', {
+          ref,
+          reason: outcome.reason,
+          escalated: outcome.escalated,
+          resumable: outcome.resumable,
+        });
+      }
+    } catch (error) {
+      this.crash(error);
+      return;
+    }
+    this.complete(outcome);
+  }
+
+  /** Leaves nothing behind: listeners, timers, the registry entry, the token's owner; then resolves `run()`. */
+  private complete(outcome: JobOutcome<T>): void {
+    this.leave(outcome);
+    this.resolveResult(outcome);
+  }
+
+  /**
+   * A throw from jobterm's own steps (not the job's: that is an outcome):
+   * `run()` rejects with it, after the job has left, as the async version's
+   * `finally` did.
+   */
+  private crash(error: unknown): void {
+    if (this.finalOutcome !== undefined) return;
+    this.isDecided = true;
+    this.leave({ status: 'failed', error: new Error('jobterm: job ended without an outcome') });
+    this.rejectResult(error);
+  }
+
+  private removeListeners(): void {
+    if (this.forwarded !== undefined) {
+      for (const remove of this.forwarded) remove();
+      this.forwarded = undefined;
+    }
+    clearTimeout(this.maxRuntimeTimer);
+    this.maxRuntimeTimer = undefined;
+  }
+
+  private leave(outcome: JobOutcome<T>): void {
+    this.removeListeners();
+    this.host.unregister(this);
     clearTimeout(this.escalationTimer);
     this.escalationTimer = undefined;
     this.source.dispose();
@@ -277,102 +467,15 @@ class RunningJob<T> implements RegisteredJob {
  * outcome, escalate when it ignores its token, write the outcome to the queue
  * (`settle`), and leave nothing behind.
  */
-export async function runJob<T>(
+export function runJob<T>(
   host: JobHost,
   ref: JobRef,
   job: (token: TerminationToken) => T | PromiseLike<T>,
   options: RunOptions<T> = {},
 ): Promise<JobOutcome<T>> {
   const running = new RunningJob<T>(ref, host, options);
-  const { token } = running.source;
-  const cleanups: Array<() => void> = [];
-  host.register(running);
-  let outcome: JobOutcome<T> | undefined;
-  try {
-    // A kill stored before the job was claimed stops it here, before it starts.
-    const pending = host.pendingKill(ref);
-    if (pending !== undefined) running.terminate(pending, host.killTimeout);
-    const shutdown = host.shutdownInProgress();
-    if (shutdown !== undefined) running.terminate(shutdown.reason, shutdown.graceMs);
-
-    for (const entry of options.forward ?? []) {
-      const onAbort = () => {
-        const { kind, message } =
-          'classify' in entry
-            ? entry.classify(entry.signal)
-            : { kind: entry.kind, message: entry.message ?? describeAbort(entry.signal) };
-        running.terminate(makeReason(kind, message), kind === 'shutdown' ? undefined : host.killTimeout);
-      };
-      cleanups.push(forwardAbort(entry.signal, onAbort));
-    }
-    if (options.maxRuntime !== undefined) {
-      const timer = setTimeout(
-        () =>
-          running.terminate(makeReason('timeout', `maxRuntime of ${options.maxRuntime} ms reached`), host.killTimeout),
-        options.maxRuntime,
-      );
-      timer.unref();
-      cleanups.push(() => clearTimeout(timer));
-    }
-
-    // jobterm's own read (the source's): it must not count as the job seeing it.
-    if (running.source.reason !== undefined) {
-      // Never started: nothing to wait for.
-      running.jobEnded({ error: running.source.error() });
-    } else {
-      let result: T | PromiseLike<T>;
-      try {
-        result =
-          options.context === false ? job(token) : withJob({ token, ref, progress: host.progress }, () => job(token));
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      // Both handlers attached at once: a rejection after escalation is
-      // ignored, never unhandled.
-      Promise.resolve(result).then(
-        (value) => running.jobEnded({ value }),
-        (error: unknown) => running.jobEnded({ error }),
-      );
-    }
-
-    outcome = await running.decided;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    outcome = killWins(outcome, host.pendingKill(ref));
-
-    if (options.settle !== undefined) {
-      try {
-        // Not awaited when it returns nothing: most endings need no write (a
-        // completion the queue records itself), and an await costs a turn.
-        const settling = options.settle(outcome);
-        if (settling !== undefined) await settling;
-      } catch (error) {
-        // The queue holds nothing of this ending (the adapters retried while
-        // the database was unreachable, then gave up): no `terminated` or
-        // `interrupted`, which promise the write landed, and the kill request
-        // stays open, so the job's next claim (the queue's own recovery) is
-        // stopped before it starts. See docs/queue-writes.md.
-        host.emit('error', { error, during: 'settle', ref });
-        return outcome;
-      }
-    }
-    const recorded = host.afterSettle(ref, outcome);
-    if (recorded !== undefined) await recorded;
-    if (outcome.status === 'terminated') {
-      host.emit('terminated', { ref, reason: outcome.reason, escalated: outcome.escalated });
-    } else if (outcome.status === 'interrupted') {
-      host.emit('interrupted', {
-        ref,
-        reason: outcome.reason,
-        escalated: outcome.escalated,
-        resumable: outcome.resumable,
-      });
-    }
-    return outcome;
-  } finally {
-    for (const cleanup of cleanups) cleanup();
-    host.unregister(running);
-    running.finish(outcome ?? { status: 'failed', error: new Error('jobterm: job ended without an outcome') });
-  }
+  running.start(job);
+  return running.result;
 }
 
 /**
