@@ -83,6 +83,33 @@ describe('forwarding one queue signal into many jobs', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
+  it('forwardAbort(): subscribers leave in any order (first, middle, last); the rest fire in subscription order; the listener goes with the last', () => {
+    const controller = new AbortController();
+    const fired: number[] = [];
+    const disposes = Array.from({ length: 6 }, (_, i) => forwardAbort(controller.signal, () => fired.push(i)));
+    disposes[0]!();
+    disposes[3]!();
+    disposes[5]!();
+    disposes[3]!();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    expect(fired).toEqual([1, 2, 4]);
+    // Disposing after the abort is a no-op, and nothing is left on the signal.
+    for (const dispose of disposes) dispose();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+
+    const other = new AbortController();
+    const left = [forwardAbort(other.signal, () => fired.push(10)), forwardAbort(other.signal, () => fired.push(11))];
+    left[1]!();
+    left[0]!();
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
+    const again = forwardAbort(other.signal, () => fired.push(12));
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(1);
+    other.abort();
+    expect(fired).toEqual([1, 2, 4, 12]);
+    again();
+  });
+
   it('a classify entry names the kind when the signal aborts, once for every job sharing it; no listener is left', async () => {
     const terminator = createTerminator({ logger: silentLogger, killTimeout: 50 });
     const queue = new AbortController();
