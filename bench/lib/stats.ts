@@ -7,6 +7,7 @@ export function quantile(samples: readonly number[], q: number): number {
 
 export const median = (samples: readonly number[]) => quantile(samples, 0.5);
 export const p99 = (samples: readonly number[]) => quantile(samples, 0.99);
+export const mean = (samples: readonly number[]) => samples.reduce((sum, x) => sum + x, 0) / samples.length;
 
 /** Milliseconds since `start` (from `performance.now()`). */
 export function since(start: number): number {

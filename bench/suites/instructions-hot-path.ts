@@ -11,34 +11,43 @@
  */
 import { fileURLToPath } from 'node:url';
 import { spawnUnderCallgrind } from '../lib/callgrind.js';
+import { mean } from '../lib/stats.js';
 import type { BenchContext } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
 
 const workerScript = fileURLToPath(new URL('../workers/hot-path-worker.mjs', import.meta.url));
 
 export interface HotPathCount {
+  /** Instructions per job over all counted rounds of the side. */
   readonly bare: number;
   readonly jobterm: number;
   /** jobterm - bare, per job. */
   readonly added: number;
 }
 
-/** Instructions per job of one counted round of each side, after `rounds` uncounted warm-up rounds of each. */
+/**
+ * Instructions per job of `counted` alternating rounds of each side, after
+ * `rounds` uncounted warm-up rounds of each, over all the counted rounds:
+ * not a median. The collector's work lands in some rounds and not others
+ * (a jobterm round that follows a jobterm round counted 55k per job at
+ * batchSize 100, one that follows a bare round 36k), and it is jobterm's
+ * cost as much as the rest; over eight alternating rounds the total repeats
+ * to about 1%.
+ */
 export async function countHotPath(
   ctx: BenchContext,
   url: string,
   batchSize: number,
   jobs: number,
   rounds: number,
+  counted = 6,
 ): Promise<HotPathCount> {
   const worker = await spawnUnderCallgrind([
     // No background compiler or GC threads (their work would land in the
-    // count by timing), a heap that grows by fixed steps rather than by
-    // measured allocation rates (without it two runs differed by 60%; with
-    // it, by under 0.5%), and an explicit gc() before each counted side.
+    // count by timing), and a heap that grows by fixed steps rather than by
+    // measured allocation rates.
     '--single-threaded',
     '--predictable-gc-schedule',
-    '--expose-gc',
     ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     workerScript,
     url,
@@ -46,29 +55,35 @@ export async function countHotPath(
     String(jobs),
     String(rounds),
     'count',
+    String(counted),
   ]);
   try {
     const next = connectWorker(worker.child, `hot-path count worker (batchSize ${batchSize})`);
-    const perJob = { bare: 0, jobterm: 0 };
-    let dumps = 0;
+    const perJob: Record<'bare' | 'jobterm', number[]> = { bare: [], jobterm: [] };
     try {
-      for (const side of ['bare', 'jobterm'] as const) {
-        await next('ready', side, 900_000);
-        await worker.instrument(true);
-        worker.child.stdin!.write('go\n');
-        await next('counted', side, 900_000);
-        await worker.dump();
-        await worker.instrument(false);
-        perJob[side] = (await worker.dumped(++dumps)) / jobs;
-        worker.child.stdin!.write('go\n');
+      await next('ready', 'all', 900_000);
+      await worker.instrument(true);
+      worker.child.stdin!.write('go\n');
+      let dumps = 0;
+      for (let r = 0; r < counted; r++) {
+        const order = r % 2 === 0 ? (['bare', 'jobterm'] as const) : (['jobterm', 'bare'] as const);
+        for (const side of order) {
+          await next('counted', `${r}:${side}`, 900_000);
+          await worker.dump();
+          perJob[side].push((await worker.dumped(++dumps)) / jobs);
+          worker.child.stdin!.write('go\n');
+        }
       }
     } catch (error) {
       throw new Error(`${String(error)}\nvalgrind said:\n${worker.stderr().slice(-2_000)}`);
     }
+    const bare = mean(perJob.bare);
+    const jobterm = mean(perJob.jobterm);
+    const count = { bare, jobterm, added: jobterm - bare };
     ctx.log(
-      `hot path, batchSize ${batchSize}: ${Math.round(perJob.jobterm).toLocaleString('en')} instructions per job with jobterm, ${Math.round(perJob.bare).toLocaleString('en')} bare`,
+      `hot path, batchSize ${batchSize}: ${Math.round(count.jobterm).toLocaleString('en')} instructions per job with jobterm, ${Math.round(count.bare).toLocaleString('en')} bare (over ${counted} rounds; jobterm rounds ${perJob.jobterm.map((n) => Math.round(n / 100) / 10).join(', ')}k)`,
     );
-    return { ...perJob, added: perJob.jobterm - perJob.bare };
+    return count;
   } finally {
     await worker.close();
   }

@@ -6,16 +6,18 @@
 // jobterm's own cost per job, with no queue, database or network in the
 // timed loop to blur it.
 //
-// argv: <DATABASE_URL> <batchSize> <jobs per round> <rounds> [count]
+// argv: <DATABASE_URL> <batchSize> <jobs per round> <rounds> [count <counted rounds>]
 //
 // With `count` it is the instruction-count process of bench/suites/
 // instructions.ts instead, run under `valgrind --tool=callgrind
-// --instr-atstart=no` and `node --expose-gc`: after the warm-up rounds, for
-// each side (bare, then jobterm) it collects garbage, prints
-// {"e":"ready","i":side} and waits for a line on stdin (the suite switches
-// instrumentation on), runs one round, prints {"e":"counted","i":side} and
-// waits again (the suite dumps the count and switches it off).
-// No timer runs in either phase: the store's poll and the fleet heartbeat
+// --instr-atstart=no`: after the uncounted warm-up rounds it prints
+// {"e":"ready","i":"all"} and waits for a line on stdin (the suite switches
+// instrumentation on), then runs the counted rounds, alternating which side
+// goes first, and after each one prints {"e":"counted","i":"<round>:<side>"}
+// and waits (the suite dumps the count, which starts the next one from
+// zero). No forced gc() between them: a forced full collection made V8
+// recompile jobterm's code inside the next counted round.
+// No timer runs in the counted rounds: the store's poll and the fleet heartbeat
 // are per second, not per job (they are counted in the queue workers'
 // figure), and are set out of the way here, so the count is the same from
 // run to run.
@@ -87,18 +89,18 @@ if (counting) {
     process.stdout.write(`${JSON.stringify({ e, i })}\n`);
     await lines.next();
   };
+  const counted = Number(process.argv[7] ?? 6);
   for (let r = 0; r < rounds; r++) {
     await round('bare', jobs);
     await round('jobterm', jobs);
   }
-  for (const side of ['bare', 'jobterm']) {
-    // Each side starts from the same heap (node --expose-gc), uncounted: a
-    // full collection left over from the other side's garbage would
-    // otherwise land in this side's count.
-    globalThis.gc();
-    await phase('ready', side);
-    await round(side, jobs);
-    await phase('counted', side);
+  await phase('ready', 'all');
+  for (let r = 0; r < counted; r++) {
+    const order = r % 2 === 0 ? ['bare', 'jobterm'] : ['jobterm', 'bare'];
+    for (const side of order) {
+      await round(side, jobs);
+      await phase('counted', `${r}:${side}`);
+    }
   }
   jt.dispose();
   await terminator.close();
