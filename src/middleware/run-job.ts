@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { JobDetails, JobOutcome, RunningJobInfo } from '../core/outcome.js';
 import type { ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
-import type { RegisteredJob } from '../core/registry.js';
+import type { RegisteredJob, Registry } from '../core/registry.js';
 import type { Resources } from '../core/resources.js';
 import { sourceOf, type TerminationToken, TokenSource } from '../core/token.js';
 import { forwardAbort } from './forward.js';
@@ -179,6 +179,10 @@ class RunningJob<T> implements RegisteredJob {
   /** Removes the listeners on the queue's signals; undefined when there are none (or they are gone). */
   private forwarded: Array<() => void> | undefined;
   private jobSettled = false;
+  // The registry's links (core/registry.ts), declared so every job has one shape.
+  inRegistry: Registry | undefined;
+  prevInRegistry: RegisteredJob | undefined;
+  nextInRegistry: RegisteredJob | undefined;
 
   constructor(
     readonly ref: JobRef,

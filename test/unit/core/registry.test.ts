@@ -53,4 +53,35 @@ describe('Registry', () => {
     expect(registry.find({ queue: 'graphile-worker', id: '7' })).toEqual([graphile]);
     expect(registry.size).toBe(1);
   });
+
+  it('lists jobs in the order they started, and finds them whether they came before or after the first find, and after it emptied', () => {
+    const registry = new Registry();
+    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((id) => entry(id, id));
+    registry.add(a!);
+    registry.add(b!);
+    registry.add(c!);
+    registry.delete(b!);
+    expect(registry.all()).toEqual([a, c]);
+    // The first find builds the index from the list; later adds and deletes keep it.
+    expect(registry.find({ queue: 'q', id: 'c' })).toEqual([c]);
+    expect(registry.find({ queue: 'q', id: 'b' })).toEqual([]);
+    registry.add(d!);
+    registry.delete(a!);
+    expect(registry.find({ queue: 'q', id: 'd' })).toEqual([d]);
+    expect(registry.find({ queue: 'q', id: 'a' })).toEqual([]);
+    expect(registry.all()).toEqual([c, d]);
+    registry.delete(c!);
+    registry.delete(d!);
+    expect(registry.size).toBe(0);
+    expect(registry.all()).toEqual([]);
+    // Empty, then used again: a job added now is found.
+    registry.add(e!);
+    expect(registry.find({ queue: 'q', id: 'e' })).toEqual([e]);
+    expect(registry.all()).toEqual([e]);
+    // A job deleted twice, or never added, changes nothing.
+    registry.delete(a!);
+    registry.delete(e!);
+    registry.delete(e!);
+    expect(registry.size).toBe(0);
+  });
 });
