@@ -66,19 +66,27 @@ export const instructionsSuite: BenchSuite = {
     const { url } = await ctx.createDatabase('jobterm_bench_instr');
     await runMigrations({ connectionString: url, logger: quiet });
     await postgresStore({ connectionString: url, receiveRequests: false, logger: silentLogger }).migrate();
-    const shapes: Shape[] = ctx.quick
-      ? [{ queue: 'pg-boss', width: 1 }]
-      : [
-          { queue: 'pg-boss', width: 1 },
-          { queue: 'pg-boss', width: 20 },
-          { queue: 'pg-boss', width: 100 },
-          { queue: 'graphile-worker', width: 1 },
-          { queue: 'graphile-worker', width: 10 },
-        ];
+    // graphile-worker's shapes run only when asked for (BENCH_SHAPES):
+    // on 2026-12-01 its worker under valgrind did not finish its 2,000
+    // warm-up jobs within the 10-minute limit (not yet understood), which
+    // cost the whole run its table.
+    const everyShape: Shape[] = [
+      { queue: 'pg-boss', width: 1 },
+      { queue: 'pg-boss', width: 20 },
+      { queue: 'pg-boss', width: 100 },
+      { queue: 'graphile-worker', width: 1 },
+      { queue: 'graphile-worker', width: 10 },
+    ];
     // BENCH_SHAPES=pg-boss:20,graphile-worker:1 measures only those.
     const only = process.env.BENCH_SHAPES?.split(',');
+    const shapes =
+      only !== undefined
+        ? everyShape.filter((s) => only.includes(`${s.queue}:${s.width}`))
+        : ctx.quick
+          ? everyShape.slice(0, 1)
+          : everyShape.filter((s) => s.queue === 'pg-boss');
     const figures: Figure[] = [];
-    for (const shape of shapes.filter((s) => only === undefined || only.includes(`${s.queue}:${s.width}`))) {
+    for (const shape of shapes) {
       const measured = await measureShape(ctx, url, shape);
       figures.push(measured.figure);
       if (shape.queue === 'pg-boss') figures.push(await hotPathFigure(ctx, url, shape.width, measured.barePerJob));
