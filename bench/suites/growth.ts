@@ -200,7 +200,7 @@ async function terminateMany(ctx: BenchContext): Promise<Figure[]> {
         },
         lowerIsBetter: true,
         notes:
-          'All calls started together; each terminate() reads the job state, stores the request (INSERT+NOTIFY) and cancels through pg-boss. Calls queue for the pools (store max 10 by default, pg-boss max 10) instead of opening more connections.',
+          'All calls started together; each terminate() reads the job state, stores the request (INSERT+NOTIFY) and cancels through pg-boss. Calls queue for the pools (the store’s own pool of 4 connections, POSTGRES_STORE_DEFAULTS.poolSize; pg-boss’s max 10) instead of opening more connections.',
       },
     ];
   } finally {

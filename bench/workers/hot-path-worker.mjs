@@ -51,9 +51,22 @@ const noop = async (_jobs) => undefined;
 const handlers = { bare: noop, jobterm: jt.handler(noop) };
 
 let seq = 0;
-// The fields pg-boss 12 hands a handler (its `job` table row, mapped), each job its own signal.
-const makeBatch = () =>
-  Array.from({ length: batchSize }, () => ({
+// The fields pg-boss 12 hands a handler (its `job` table row, mapped), each
+// job with a signal of its own. pg-boss 12.38 makes each job's signal a
+// composite, AbortSignal.any() of the batch's controller and the job's own
+// claim controller (manager.js); BENCH_PG_BOSS_SIGNALS=composite does the
+// same here. It is not the default: a composite signal's weak references
+// make V8's collector run by timing, so the instruction count stops
+// repeating (rounds of one side then differ by 3x), and Node's cost of
+// making one (about 7 µs here) lands on both sides. With it, jobterm's
+// listener on each job's composite signal costs more than on a plain one
+// (README, Performance).
+const compositeSignals = process.env.BENCH_PG_BOSS_SIGNALS === 'composite';
+const jobSignal = (batch) =>
+  compositeSignals ? AbortSignal.any([batch.signal, new AbortController().signal]) : new AbortController().signal;
+const makeBatch = () => {
+  const batch = compositeSignals ? new AbortController() : undefined;
+  return Array.from({ length: batchSize }, () => ({
     id: `00000000-0000-4000-8000-${String(seq++).padStart(12, '0')}`,
     name: 'hot',
     data: {},
@@ -71,8 +84,9 @@ const makeBatch = () =>
     createdOn: new Date(),
     keepUntil: new Date(),
     policy: 'standard',
-    signal: new AbortController().signal,
+    signal: jobSignal(batch),
   }));
+};
 
 async function round(side, count) {
   const handler = handlers[side];
