@@ -31,10 +31,11 @@ export interface RegisteredJob {
  * and delete, which run for every job, neither hash nor allocate. The index
  * by id that find() needs is built on the first find() and kept up to date
  * from then on, until the registry empties: a worker that is never asked
- * about a job (no kill request for it) never pays for one. A Map keyed by id
- * for every job was 6% of jobterm's CPU per job in a pg-boss batch of 20
- * (node --cpu-prof: the id's hash, the set, the delete and the Map's
- * shrinking as a batch left).
+ * about a job (no kill request for it) never pays for one. A Map keyed by
+ * every job's id grew and shrank its table with every batch, and those
+ * tables were most of jobterm's garbage-collection work: in a pg-boss batch
+ * of 20 jobterm added 38,900 instructions per job with it, 11,900 without
+ * (bench instructions), 5.5 µs of CPU against 1.3.
  */
 export class Registry {
   private head: RegisteredJob | undefined;

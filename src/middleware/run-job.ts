@@ -353,6 +353,9 @@ class RunningJob<T> implements RegisteredJob {
 
   /** Decided: stop listening, let a late kill win, and write the outcome to the queue (`settle`). */
   private afterDecided(decided: JobOutcome<T>): void {
+    // Scheduled a microtask earlier, and jobterm's own step threw meanwhile
+    // (crash()): the job has left, and nothing of it is written.
+    if (this.finalOutcome !== undefined) return;
     try {
       this.removeListeners();
       const outcome = killWins(decided, this.host.pendingKill(this.ref));
@@ -400,7 +403,11 @@ class RunningJob<T> implements RegisteredJob {
     try {
       const recorded = this.host.afterSettle(this.ref, outcome);
       if (recorded === undefined) this.announce(outcome);
-      else recorded.then(() => this.announce(outcome)).catch((error: unknown) => this.crash(error));
+      else
+        recorded.then(
+          () => this.announce(outcome),
+          (error: unknown) => this.crash(error),
+        );
     } catch (error) {
       this.crash(error);
     }
