@@ -62,6 +62,23 @@ describe('run(): the semantics table, per ending', () => {
     expect(outcome).toEqual({ status: 'completed', value: 42 });
   });
 
+  it('run options may be an object whose settle() uses `this` (graphile-worker passes one): settle is called as its method', async () => {
+    const terminator = make();
+    const errors = record(terminator, 'error');
+    class Options {
+      readonly written: Array<JobOutcome<unknown>> = [];
+      settle(outcome: JobOutcome<unknown>): Promise<void> {
+        this.written.push(outcome);
+        return Promise.resolve();
+      }
+    }
+    const options = new Options();
+    const outcome = await terminator.run(ref('method'), async () => 'done', options);
+    expect(outcome).toEqual({ status: 'completed', value: 'done' });
+    expect(options.written).toEqual([{ status: 'completed', value: 'done' }]);
+    expect(errors).toEqual([]);
+  });
+
   it('a job that throws without termination fails with its error', async () => {
     const terminator = make();
     const error = new Error('boom');
