@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => db?.drop());
 
 function describeRun(label: string, bare: RoundTrips, jobterm: RoundTrips): string {
-  return `${label}: bare ${bare.queue} statements / ${bare.jobs} jobs, jobterm ${jobterm.queue}; store ${jobterm.store} in ${jobterm.seconds.toFixed(2)} s`;
+  return `${label}: bare ${bare.queue} statements / ${bare.jobs} jobs, jobterm ${jobterm.queue} (clock-driven sweeps apart: bare ${bare.sweeps}, jobterm ${jobterm.sweeps}); store ${jobterm.store} in ${jobterm.seconds.toFixed(2)} s`;
 }
 
 describe('statements per job on the completed path', () => {
