@@ -1,5 +1,6 @@
 import type { Job, JobHelpers, Task, TaskList, WithPgClient } from 'graphile-worker';
 import { expected, JobTerminatedError } from '../../core/errors.js';
+import { StoredRef } from '../../core/job-ref.js';
 import type { JobDetails, JobOutcome } from '../../core/outcome.js';
 import type { RunOptions } from '../../middleware/run-job.js';
 import { JobtermHelpers } from './helpers.js';
@@ -70,7 +71,8 @@ async function runUnder(
   link?.jobStarted();
   try {
     const outcome = await context.terminator.run(
-      { queue: GRAPHILE_WORKER_QUEUE, id: String(job.id) },
+      // graphile-worker hands out rows of its jobs table: the id is a bigint read from PostgreSQL.
+      new StoredRef(GRAPHILE_WORKER_QUEUE, String(job.id)),
       (token) => {
         helpers.jobterm = new JobtermHelpers(token);
         return task(payload, helpers);
