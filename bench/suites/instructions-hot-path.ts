@@ -11,14 +11,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { spawnUnderCallgrind } from '../lib/callgrind.js';
-import { mean } from '../lib/stats.js';
+import { mean, median } from '../lib/stats.js';
 import type { BenchContext } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
 
 const workerScript = fileURLToPath(new URL('../workers/hot-path-worker.mjs', import.meta.url));
 
 export interface HotPathCount {
-  /** Instructions per job over all counted rounds of the side. */
+  /** Instructions per job of the side's median counted round. */
   readonly bare: number;
   readonly jobterm: number;
   /** jobterm - bare, per job. */
@@ -27,12 +27,12 @@ export interface HotPathCount {
 
 /**
  * Instructions per job of `counted` alternating rounds of each side, after
- * `rounds` uncounted warm-up rounds of each, over all the counted rounds:
- * not a median. The collector's work lands in some rounds and not others
- * (a jobterm round that follows a jobterm round counted 55k per job at
- * batchSize 100, one that follows a bare round 36k), and it is jobterm's
- * cost as much as the rest; over eight alternating rounds the total repeats
- * to about 1%.
+ * `rounds` uncounted warm-up rounds of each: the median round of each side.
+ * With incremental marking off (below) the collector's scavenges land in
+ * every round alike; what lands in one or two rounds and not the rest is V8
+ * recompiling jobterm's code (TurboFan's graph reducer fills those dumps:
+ * rounds of 45k and 34k per job among rounds of 25.7k at batchSize 1),
+ * at a round that moves between runs. The mean is logged beside it.
  */
 export async function countHotPath(
   ctx: BenchContext,
@@ -48,6 +48,14 @@ export async function countHotPath(
     // measured allocation rates.
     '--single-threaded',
     '--predictable-gc-schedule',
+    // Full collections only when the old generation is full, in one piece:
+    // incremental marking is advanced by posted tasks and the memory reducer
+    // by an idle timer, so under valgrind's slowdown a full collection landed
+    // in one counted round of eight or in none, by wall time (a round of 41k
+    // per job among rounds of 12.5k; the mean moved by 2.5k per job). With
+    // both off, the rounds of a side agree within 3%.
+    '--no-incremental-marking',
+    '--no-memory-reducer',
     ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     workerScript,
     url,
@@ -77,11 +85,12 @@ export async function countHotPath(
     } catch (error) {
       throw new Error(`${String(error)}\nvalgrind said:\n${worker.stderr().slice(-2_000)}`);
     }
-    const bare = mean(perJob.bare);
-    const jobterm = mean(perJob.jobterm);
+    const bare = median(perJob.bare);
+    const jobterm = median(perJob.jobterm);
     const count = { bare, jobterm, added: jobterm - bare };
+    const thousands = (rounds: number[]) => rounds.map((n) => Math.round(n / 100) / 10).join(', ');
     ctx.log(
-      `hot path, batchSize ${batchSize}: ${Math.round(count.jobterm).toLocaleString('en')} instructions per job with jobterm, ${Math.round(count.bare).toLocaleString('en')} bare (over ${counted} rounds; jobterm rounds ${perJob.jobterm.map((n) => Math.round(n / 100) / 10).join(', ')}k)`,
+      `hot path, batchSize ${batchSize}: median round ${Math.round(count.jobterm).toLocaleString('en')} instructions per job with jobterm, ${Math.round(count.bare).toLocaleString('en')} bare (means ${Math.round(mean(perJob.jobterm)).toLocaleString('en')} and ${Math.round(mean(perJob.bare)).toLocaleString('en')}; jobterm rounds ${thousands(perJob.jobterm)}k, bare ${thousands(perJob.bare)}k)`,
     );
     return count;
   } finally {

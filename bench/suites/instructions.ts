@@ -24,8 +24,8 @@
  *
  * The repeatable figure is the second row of each pg-boss shape
  * (instructions-hot-path.ts): jobterm's own instructions per job, counted
- * with the handler called directly and no timer running, over eight
- * alternating rounds, twice (the two agree within about 1%), as a share of
+ * with the handler called directly and no timer running, the median of
+ * eight alternating rounds, twice (the two agree within about 1%), as a share of
  * the bare worker's count above.
  *
  * Needs valgrind (`apt-get install valgrind`); without it the suite says so
@@ -101,8 +101,8 @@ export const instructionsSuite: BenchSuite = {
  * noise. Counted twice, to show it repeats.
  */
 async function hotPathFigure(ctx: BenchContext, url: string, batchSize: number, barePerJob: number): Promise<Figure> {
-  // 8 alternating counted rounds of 10,000 jobs per side (see
-  // countHotPath for why all of them count).
+  // 8 alternating counted rounds of 10,000 jobs per side, the median round
+  // of each (see countHotPath for why the median).
   const jobs = ctx.quick ? 2_000 : 10_000;
   const rounds = ctx.quick ? 2 : 6;
   const counted = ctx.quick ? 2 : 8;
@@ -117,7 +117,7 @@ async function hotPathFigure(ctx: BenchContext, url: string, batchSize: number, 
     reference: { name: 'bare worker, instructions per job (row above)', samples: [barePerJob] },
     lowerIsBetter: true,
     goal: '< 2%',
-    notes: `callgrind on bench/workers/hot-path-worker.mjs (count mode), all of ${counted} alternating counted rounds of ${jobs} jobs per side after ${rounds} uncounted rounds of each; jobterm adds ${added} instructions per job in ${counts.length} runs (the same process shape each time; bare handler: ${Math.round(counts[0]!.bare).toLocaleString('en')} per job, the batch's construction included).`,
+    notes: `callgrind on bench/workers/hot-path-worker.mjs (count mode, incremental marking off), the median of ${counted} alternating counted rounds of ${jobs} jobs per side after ${rounds} uncounted rounds of each; jobterm adds ${added} instructions per job in ${counts.length} runs (the same process shape each time; bare handler: ${Math.round(counts[0]!.bare).toLocaleString('en')} per job, the batch's construction included).`,
   };
 }
 
