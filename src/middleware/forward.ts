@@ -37,12 +37,14 @@ export function forwardAbort(signal: AbortSignal, onAbort: () => void): () => vo
     onAbort();
     return () => {};
   }
-  let fanout = fanouts.get(signal);
+  // The jobs of a pg-boss batch share one signal and subscribe one after
+  // another: the last signal's fan-out answers without the WeakMap.
+  let fanout = signal === lastSignal ? lastFanout : fanouts.get(signal);
   if (fanout === undefined) {
     const made: Fanout = {
       head: undefined,
       fire: () => {
-        fanouts.delete(signal);
+        forget(signal, made);
         const subscribed: Subscriber[] = [];
         for (let at = made.head; at !== undefined; at = at.next) subscribed.push(at);
         made.head = undefined;
@@ -58,6 +60,8 @@ export function forwardAbort(signal: AbortSignal, onAbort: () => void): () => vo
     fanouts.set(signal, fanout);
     signal.addEventListener('abort', fanout.fire, { once: true });
   }
+  lastSignal = signal;
+  lastFanout = fanout;
   // A node of our own, so the same function forwarded twice is two subscriptions.
   const subscriber: Subscriber = { onAbort, prev: undefined, next: fanout.head, removed: false };
   if (fanout.head !== undefined) fanout.head.prev = subscriber;
@@ -71,6 +75,20 @@ export function forwardAbort(signal: AbortSignal, onAbort: () => void): () => vo
     if (subscriber.next !== undefined) subscriber.next.prev = subscriber.prev;
     if (owner.head !== undefined) return;
     signal.removeEventListener('abort', owner.fire);
-    if (fanouts.get(signal) === owner) fanouts.delete(signal);
+    forget(signal, owner);
   };
+}
+
+// Held strongly only until another signal is forwarded or this fan-out ends
+// (forget), so a settled batch's signal is not kept alive by the cache.
+let lastSignal: AbortSignal | undefined;
+let lastFanout: Fanout | undefined;
+
+/** The fan-out ended (fired, or its last job left): drop it from the map and the cache. */
+function forget(signal: AbortSignal, fanout: Fanout): void {
+  if (fanouts.get(signal) === fanout) fanouts.delete(signal);
+  if (lastFanout === fanout) {
+    lastSignal = undefined;
+    lastFanout = undefined;
+  }
 }

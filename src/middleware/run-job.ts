@@ -176,8 +176,12 @@ class RunningJob<T> implements RegisteredJob {
   private finished: Deferred<JobOutcome<T>> | undefined;
   private escalationTimer: NodeJS.Timeout | undefined;
   private maxRuntimeTimer: NodeJS.Timeout | undefined;
-  /** Removes the listeners on the queue's signals; undefined when there are none (or they are gone). */
-  private forwarded: Array<() => void> | undefined;
+  /**
+   * Removes the listeners on the queue's signals: one remove for the usual
+   * single signal (no array per job), an array for several; undefined when
+   * there are none (or they are gone).
+   */
+  private forwarded: (() => void) | Array<() => void> | undefined;
   private jobSettled = false;
   // The registry's links (core/registry.ts), declared so every job has one shape.
   inRegistry: Registry | undefined;
@@ -239,8 +243,17 @@ class RunningJob<T> implements RegisteredJob {
 
       const forward = options.forward;
       if (forward !== undefined && forward.length > 0) {
-        this.forwarded = [];
-        for (const entry of forward) this.forwarded.push(forwardAbort(entry.signal, () => this.onForwarded(entry)));
+        if (forward.length === 1) {
+          const entry = forward[0]!;
+          this.forwarded = forwardAbort(entry.signal, () => this.onForwarded(entry));
+        } else {
+          const removes: Array<() => void> = [];
+          for (let i = 0; i < forward.length; i++) {
+            const entry = forward[i]!;
+            removes.push(forwardAbort(entry.signal, () => this.onForwarded(entry)));
+          }
+          this.forwarded = removes;
+        }
       }
       if (options.maxRuntime !== undefined) {
         this.maxRuntimeTimer = setTimeout(
@@ -452,9 +465,11 @@ class RunningJob<T> implements RegisteredJob {
   }
 
   private removeListeners(): void {
-    if (this.forwarded !== undefined) {
-      for (const remove of this.forwarded) remove();
+    const forwarded = this.forwarded;
+    if (forwarded !== undefined) {
       this.forwarded = undefined;
+      if (typeof forwarded === 'function') forwarded();
+      else for (let i = 0; i < forwarded.length; i++) forwarded[i]!();
     }
     clearTimeout(this.maxRuntimeTimer);
     this.maxRuntimeTimer = undefined;

@@ -5,12 +5,12 @@ import type { JobOutcome } from '../../core/outcome.js';
 import type { TerminationToken } from '../../core/token.js';
 import { type IsolatedOptions, isolated, moduleHref } from '../../isolation/index.js';
 import { viewWithToken } from '../../middleware/job-view.js';
-import type { RunOptions } from '../../middleware/run-job.js';
 import type { Terminator } from '../../terminator/terminator.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
-import { jobDetails, workerAdapter } from './fleet.js';
+import { workerAdapter } from './fleet.js';
+import { PgBossJobRun } from './job-run.js';
 import { PutBackBatch } from './put-back-batch.js';
-import { errorOutput, type FailureSettler, type SettleContext, settleJob } from './settle.js';
+import { errorOutput, type FailureSettler, type SettleContext } from './settle.js';
 import { SharedBatchCall } from './shared-batch-call.js';
 import { forwardPgBossSignals } from './signal.js';
 import { terminationOutput } from './sql.js';
@@ -156,20 +156,13 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
   ): Promise<Array<JobOutcome<T>>> => {
     const forwarding = forwardPgBossSignals(jobs, performance.now());
     return Promise.all(
-      jobs.map((job, i) => {
-        // One literal, no spreads: this runs for every job.
-        const runOptions: RunOptions<T> = {
-          forward: forwarding.forJob(job),
-          settle: (outcome) => {
-            shared?.left(i);
-            return settleJob(ctx, job, outcome, failures);
-          },
-          details: jobDetails(job),
-          maxRuntime,
-          context: shared === undefined,
-        };
-        return terminator.run(refOf(job), fnFor(job, i), runOptions);
-      }),
+      jobs.map((job, i) =>
+        terminator.run(
+          refOf(job),
+          fnFor(job, i),
+          new PgBossJobRun<T>(ctx, job, i, failures, shared, forwarding.forJob(job), maxRuntime),
+        ),
+      ),
     );
   };
 
