@@ -9,7 +9,7 @@ import { makeReason, type TerminationKind, type TerminationReason } from '../cor
 import type { RegisteredJob, Registry } from '../core/registry.js';
 import type { Resources } from '../core/resources.js';
 import { sourceOf, type TerminationToken, TokenSource } from '../core/token.js';
-import { forwardAbort } from './forward.js';
+import { forwardAbort, listenOnce } from './forward.js';
 
 /** Options for one `terminator.run()`. */
 export interface RunOptions<T> {
@@ -56,12 +56,23 @@ export interface RunOptions<T> {
  * when it aborts and says what it meant (pg-boss's one signal means expiry,
  * stop() or a lost claim).
  */
-export type ForwardedSignal =
+export type ForwardedSignal = (
   | { readonly signal: AbortSignal; readonly kind: TerminationKind; readonly message?: string }
   | {
       readonly signal: AbortSignal;
       readonly classify: (signal: AbortSignal) => { readonly kind: TerminationKind; readonly message: string };
-    };
+    }
+) & {
+  /**
+   * True when no other running job forwards this signal (pg-boss's per-job
+   * `job.signal` at batchSize 1, BullMQ's per-job signal): jobterm then
+   * listens on it directly, without the fan-out that lets jobs share one
+   * listener (forward.ts). A shared signal marked exclusive gets one
+   * listener per job, as `addEventListener` would.
+   * @default false
+   */
+  readonly exclusive?: boolean;
+};
 
 /** What a job needs from the terminator that runs it. */
 export interface JobHost {
@@ -245,12 +256,12 @@ class RunningJob<T> implements RegisteredJob {
       if (forward !== undefined && forward.length > 0) {
         if (forward.length === 1) {
           const entry = forward[0]!;
-          this.forwarded = forwardAbort(entry.signal, () => this.onForwarded(entry));
+          this.forwarded = forwardOne(entry, () => this.onForwarded(entry));
         } else {
           const removes: Array<() => void> = [];
           for (let i = 0; i < forward.length; i++) {
             const entry = forward[i]!;
-            removes.push(forwardAbort(entry.signal, () => this.onForwarded(entry)));
+            removes.push(forwardOne(entry, () => this.onForwarded(entry)));
           }
           this.forwarded = removes;
         }
@@ -502,6 +513,10 @@ export function runJob<T>(
   const running = new RunningJob<T>(ref, host, options);
   running.start(job);
   return running.result;
+}
+
+function forwardOne(entry: ForwardedSignal, onAbort: () => void): () => void {
+  return entry.exclusive === true ? listenOnce(entry.signal, onAbort) : forwardAbort(entry.signal, onAbort);
 }
 
 /**

@@ -146,7 +146,8 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
       // One literal, no spreads, and no promise for an ending BullMQ writes
       // itself (completed, failed): this runs for every job.
       const runOptions: RunOptions<R> = {
-        forward: signal === undefined ? NO_FORWARD : [{ signal, kind: 'kill' }],
+        // BullMQ 6.7 makes an AbortController per job: this job alone listens.
+        forward: signal === undefined ? NO_FORWARD : [{ signal, kind: 'kill', exclusive: true }],
         maxRuntime,
         details: jobDetails(job, lockToken, isolated),
         settle: (outcome) => {

@@ -186,10 +186,26 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
       return async function jobtermHandler(jobs: J[], ...rest: A): Promise<Awaited<R> | undefined> {
         checkJobs(jobs);
         if (jobs.length === 1) {
+          // pg-boss's default batch of one: one run, no array of runs.
           const job = jobs[0]!;
-          const [outcome] = await runAll(jobs, () => (token) => fn([withToken(job, token)], ...rest), 'pg-boss');
+          const outcome = await terminator.run(
+            refOf(job),
+            rest.length === 0
+              ? (token) =>
+                  (fn as unknown as (jobs: Array<JobWithToken<J>>) => R | PromiseLike<R>)([withToken(job, token)])
+              : (token) => fn([withToken(job, token)], ...rest),
+            new PgBossJobRun<R>(
+              ctx,
+              job,
+              0,
+              'pg-boss',
+              undefined,
+              forwardPgBossSignals(jobs, performance.now()).forJob(job),
+              maxRuntime,
+            ),
+          );
           // The run awaited the handler's promise, so the value is already an Awaited<R>.
-          return answerForOne(outcome!) as Awaited<R> | undefined;
+          return answerForOne(outcome) as Awaited<R> | undefined;
         }
         return runBatch(jobs, fn, rest);
       };

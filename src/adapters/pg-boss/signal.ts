@@ -49,10 +49,11 @@ export function forwardPgBossSignals(
     if ((job as { heartbeatSeconds?: number | null }).heartbeatSeconds) perJob = true;
   }
   if (!perJob) {
-    const shared = forwardOne(jobs[0]!.signal, startedAt, expiresMs);
+    const shared = forwardOne(jobs[0]!.signal, startedAt, expiresMs, false);
     return { forJob: () => shared };
   }
-  return { forJob: (job) => forwardOne(job.signal, startedAt, expiresMs) };
+  // Each job's own signal, heard by that job alone: listened on directly.
+  return { forJob: (job) => forwardOne(job.signal, startedAt, expiresMs, true) };
 }
 
 type Forward = NonNullable<RunOptions<unknown>['forward']>;
@@ -60,7 +61,12 @@ type Classified = { readonly kind: TerminationKind; readonly message: string };
 
 const NOTHING_TO_FORWARD: Forward = [];
 
-function forwardOne(signal: AbortSignal | undefined, startedAt: number, expiresMs: number): Forward {
+function forwardOne(
+  signal: AbortSignal | undefined,
+  startedAt: number,
+  expiresMs: number,
+  exclusive: boolean,
+): Forward {
   if (!(signal instanceof AbortSignal)) return NOTHING_TO_FORWARD;
   // Told once per abort: every job sharing the signal gets the same answer.
   let classified: Classified | undefined;
@@ -68,7 +74,7 @@ function forwardOne(signal: AbortSignal | undefined, startedAt: number, expiresM
     classified ??= classifyAbort(aborted, startedAt, expiresMs);
     return classified;
   };
-  return [{ signal, classify }];
+  return [{ signal, classify, exclusive }];
 }
 
 function classifyAbort(signal: AbortSignal, startedAt: number, expiresMs: number): Classified {

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import { forwardAbort } from '../../../src/middleware/forward.js';
+import { forwardAbort, listenOnce } from '../../../src/middleware/forward.js';
 import { createTerminator } from '../../../src/terminator/terminator.js';
 
 describe('forwarding one queue signal into many jobs', () => {
@@ -108,6 +108,81 @@ describe('forwarding one queue signal into many jobs', () => {
     other.abort();
     expect(fired).toEqual([1, 2, 4, 12]);
     again();
+  });
+
+  it('forwardAbort(): jobs switching between two signals each fire with their own; an ended fan-out is not reused', () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const fired: string[] = [];
+    const subscribed = [
+      forwardAbort(a.signal, () => fired.push('a1')),
+      forwardAbort(b.signal, () => fired.push('b1')),
+      forwardAbort(a.signal, () => fired.push('a2')),
+    ];
+    expect(getEventListeners(a.signal, 'abort')).toHaveLength(1);
+    expect(getEventListeners(b.signal, 'abort')).toHaveLength(1);
+    b.abort();
+    expect(fired).toEqual(['b1']);
+    a.abort();
+    expect(fired).toEqual(['b1', 'a1', 'a2']);
+    for (const dispose of subscribed) dispose();
+    // The signal seen last ended with its fan-out: a new one is made for it.
+    const c = new AbortController();
+    forwardAbort(c.signal, () => fired.push('c1'))();
+    forwardAbort(c.signal, () => fired.push('c2'));
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(1);
+    c.abort();
+    expect(fired).toEqual(['b1', 'a1', 'a2', 'c2']);
+  });
+
+  it("an exclusive signal (pg-boss's per-job job.signal) is listened on directly, and nothing is left after the job", async () => {
+    const terminator = createTerminator({ logger: silentLogger });
+    const own = new AbortController();
+    const seenWhileRunning: number[] = [];
+    const completed = await terminator.run(
+      { queue: 'forward', id: 'exclusive-done' },
+      () => {
+        seenWhileRunning.push(getEventListeners(own.signal, 'abort').length);
+        return 'ok';
+      },
+      { forward: [{ signal: own.signal, kind: 'timeout', exclusive: true }] },
+    );
+    expect(completed).toEqual({ status: 'completed', value: 'ok' });
+    expect(seenWhileRunning).toEqual([1]);
+    expect(getEventListeners(own.signal, 'abort')).toHaveLength(0);
+
+    const stopped = new AbortController();
+    const run = terminator.run(
+      { queue: 'forward', id: 'exclusive-aborted' },
+      async (token) => {
+        await new Promise((resolve) => token.onTerminate(resolve));
+        token.throwIfTerminating();
+      },
+      { forward: [{ signal: stopped.signal, kind: 'timeout', message: 'expired', exclusive: true }] },
+    );
+    stopped.abort();
+    expect(await run).toMatchObject({ status: 'interrupted', reason: { kind: 'timeout', message: 'expired' } });
+    expect(getEventListeners(stopped.signal, 'abort')).toHaveLength(0);
+    await terminator.close();
+  });
+
+  it('listenOnce(): an aborted signal calls at once; dispose is safe twice and after the abort', () => {
+    let calls = 0;
+    listenOnce(AbortSignal.abort(), () => calls++)();
+    expect(calls).toBe(1);
+    const controller = new AbortController();
+    const dispose = listenOnce(controller.signal, () => calls++);
+    controller.abort();
+    controller.abort();
+    expect(calls).toBe(2);
+    dispose();
+    dispose();
+    const removed = new AbortController();
+    const early = listenOnce(removed.signal, () => calls++);
+    early();
+    removed.abort();
+    expect(calls).toBe(2);
+    expect(getEventListeners(removed.signal, 'abort')).toHaveLength(0);
   });
 
   it('a classify entry names the kind when the signal aborts, once for every job sharing it; no listener is left', async () => {
