@@ -174,10 +174,10 @@ class RunningJob<T> implements RegisteredJob {
   retryDelay: number | undefined;
   /** A hard stop the job's own code registered (runIsolated()), used when `run()` was given none. */
   innerHardStop: ((reason: TerminationReason) => void | Promise<void>) | undefined;
-  /** The promise `run()` returns. */
-  readonly result: Promise<JobOutcome<T>>;
-  private resolveResult!: (outcome: JobOutcome<T>) => void;
-  private rejectResult!: (error: unknown) => void;
+  /** The promise `run()` returns; undefined when the outcome goes into a collector's slot instead. */
+  readonly result: Promise<JobOutcome<T>> | undefined;
+  private resolveResult: ((outcome: JobOutcome<T>) => void) | undefined;
+  private rejectResult: ((error: unknown) => void) | undefined;
   private isDecided = false;
   /** True while start() runs: an ending then goes on a microtask later. */
   private starting = true;
@@ -203,11 +203,17 @@ class RunningJob<T> implements RegisteredJob {
     readonly ref: JobRef,
     private readonly host: JobHost,
     private readonly options: RunOptions<T>,
+    /** Where the outcome goes for a batch's run (OutcomeCollector): no promise of the job's own. */
+    private readonly collector: OutcomeCollector<T> | undefined,
+    private readonly slot: number,
   ) {
-    this.result = new Promise((resolve, reject) => {
-      this.resolveResult = resolve;
-      this.rejectResult = reject;
-    });
+    this.result =
+      collector === undefined
+        ? new Promise((resolve, reject) => {
+            this.resolveResult = resolve;
+            this.rejectResult = reject;
+          })
+        : undefined;
     this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
     this.source.owner = this;
   }
@@ -460,7 +466,8 @@ class RunningJob<T> implements RegisteredJob {
   /** Leaves nothing behind: listeners, timers, the registry entry, the token's owner; then resolves `run()`. */
   private complete(outcome: JobOutcome<T>): void {
     this.leave(outcome);
-    this.resolveResult(outcome);
+    if (this.collector === undefined) this.resolveResult!(outcome);
+    else this.collector.set(this.slot, outcome);
   }
 
   /**
@@ -472,7 +479,8 @@ class RunningJob<T> implements RegisteredJob {
     if (this.finalOutcome !== undefined) return;
     this.isDecided = true;
     this.leave({ status: 'failed', error: new Error('jobterm: job ended without an outcome') });
-    this.rejectResult(error);
+    if (this.collector === undefined) this.rejectResult!(error);
+    else this.collector.fail(error);
   }
 
   private removeListeners(): void {
@@ -510,9 +518,60 @@ export function runJob<T>(
   job: (token: TerminationToken) => T | PromiseLike<T>,
   options: RunOptions<T> = {},
 ): Promise<JobOutcome<T>> {
-  const running = new RunningJob<T>(ref, host, options);
+  const running = new RunningJob<T>(ref, host, options, undefined, 0);
   running.start(job);
-  return running.result;
+  return running.result!;
+}
+
+/** runJob() for one job of a batch: its outcome goes into `collector`'s slot `slot`, with no promise of its own. */
+export function runJobInto<T>(
+  host: JobHost,
+  ref: JobRef,
+  job: (token: TerminationToken) => T | PromiseLike<T>,
+  options: RunOptions<T>,
+  collector: OutcomeCollector<T>,
+  slot: number,
+): void {
+  new RunningJob<T>(ref, host, options, collector, slot).start(job);
+}
+
+/**
+ * The outcomes of a batch's runs in one promise, in slot order: each run
+ * fills its slot instead of resolving a promise of its own, which with
+ * `Promise.all` over them was a promise, its resolve and reject functions,
+ * an executor and a resolve-element closure per job. Rejects with the first
+ * run that rejects (jobterm's own failure, never the job's), as
+ * `Promise.all` did; later outcomes are then dropped.
+ */
+export class OutcomeCollector<T> {
+  readonly promise: Promise<Array<JobOutcome<T>>>;
+  private readonly outcomes: Array<JobOutcome<T>>;
+  private left: number;
+  private resolve!: (outcomes: Array<JobOutcome<T>>) => void;
+  private reject!: (error: unknown) => void;
+  private failed = false;
+
+  constructor(size: number) {
+    this.outcomes = new Array<JobOutcome<T>>(size);
+    this.left = size;
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (size === 0) this.resolve(this.outcomes);
+  }
+
+  set(slot: number, outcome: JobOutcome<T>): void {
+    if (this.failed) return;
+    this.outcomes[slot] = outcome;
+    if (--this.left === 0) this.resolve(this.outcomes);
+  }
+
+  fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.reject(error);
+  }
 }
 
 function forwardOne(entry: ForwardedSignal, onAbort: () => void): () => void {

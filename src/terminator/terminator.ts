@@ -27,7 +27,7 @@ import type { ShutdownReport } from '../core/shutdown-report.js';
 import { installSignalHandlers } from '../core/signals.js';
 import type { KillRequest, KillStore, RequestOutcome, WithdrawStatus } from '../core/store.js';
 import type { TerminationToken } from '../core/token.js';
-import { type JobHost, type RunOptions, runJob } from '../middleware/run-job.js';
+import { type JobHost, type OutcomeCollector, type RunOptions, runJob, runJobInto } from '../middleware/run-job.js';
 
 export interface TerminateOptions {
   /** Why; recorded on the request and in the queue. @default 'terminated by request' */
@@ -171,11 +171,7 @@ export class Terminator {
     let checked: JobRef;
     let checking: Promise<void> | undefined;
     try {
-      checked = validateJobRef(ref);
-      if (typeof job !== 'function') throw expected('job', 'a function', job);
-      if (options?.maxRuntime !== undefined) milliseconds('maxRuntime', options.maxRuntime);
-      if (this.closed) throw new Error('jobterm: this terminator is closed');
-      this.heartbeat?.start();
+      checked = this.checkRun(ref, job, options);
       // Only the first jobs after start wait here: pending kills must be
       // loaded before a job can be checked against them.
       if (!this.isReady) return this.runWhenReady(checked, job, options);
@@ -186,6 +182,62 @@ export class Terminator {
     }
     if (checking !== undefined) return checking.then(() => runJob(this.host, checked, job, options));
     return runJob(this.host, checked, job, options);
+  }
+
+  /**
+   * `run()` for one job of a batch an adapter runs (pg-boss's): the outcome
+   * goes into slot `slot` of `collector`, whose one promise resolves once
+   * every job of the batch has settled, and a failure of jobterm's own
+   * rejects it. For adapters; not part of the documented API.
+   * @internal
+   */
+  runInto<T>(
+    collector: OutcomeCollector<T>,
+    slot: number,
+    ref: JobRef,
+    job: (token: TerminationToken) => T | PromiseLike<T>,
+    options: RunOptions<T>,
+  ): void {
+    let checked: JobRef;
+    let checking: Promise<void> | undefined;
+    try {
+      checked = this.checkRun(ref, job, options);
+      if (!this.isReady) {
+        this.runWhenReady(checked, job, options).then(
+          (outcome) => collector.set(slot, outcome),
+          (error: unknown) => collector.fail(error),
+        );
+        return;
+      }
+      checking = this.options.store?.prepareStart?.(checked);
+    } catch (error) {
+      collector.fail(error);
+      return;
+    }
+    if (checking !== undefined) {
+      checking
+        .then(() => runJob(this.host, checked, job, options))
+        .then(
+          (outcome) => collector.set(slot, outcome),
+          (error: unknown) => collector.fail(error),
+        );
+      return;
+    }
+    runJobInto(this.host, checked, job, options, collector, slot);
+  }
+
+  /** What run() checks before a job starts; returns the checked ref. Joins the fleet on the first job. */
+  private checkRun<T>(
+    ref: JobRef,
+    job: (token: TerminationToken) => T | PromiseLike<T>,
+    options: RunOptions<T> | undefined,
+  ): JobRef {
+    const checked = validateJobRef(ref);
+    if (typeof job !== 'function') throw expected('job', 'a function', job);
+    if (options?.maxRuntime !== undefined) milliseconds('maxRuntime', options.maxRuntime);
+    if (this.closed) throw new Error('jobterm: this terminator is closed');
+    this.heartbeat?.start();
+    return checked;
   }
 
   private async runWhenReady<T>(

@@ -5,6 +5,7 @@ import type { JobOutcome } from '../../core/outcome.js';
 import type { TerminationToken } from '../../core/token.js';
 import { type IsolatedOptions, isolated, moduleHref } from '../../isolation/index.js';
 import { viewWithToken } from '../../middleware/job-view.js';
+import { OutcomeCollector } from '../../middleware/run-job.js';
 import type { Terminator } from '../../terminator/terminator.js';
 import { checkBoss, PG_BOSS_QUEUE, type PgBossAdapter, pgBossAdapter, resolveSchema } from './adapter.js';
 import { workerAdapter } from './fleet.js';
@@ -155,15 +156,19 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
     shared?: SharedBatchCall<unknown>,
   ): Promise<Array<JobOutcome<T>>> => {
     const forwarding = forwardPgBossSignals(jobs, performance.now());
-    return Promise.all(
-      jobs.map((job, i) =>
-        terminator.run(
-          refOf(job),
-          fnFor(job, i),
-          new PgBossJobRun<T>(ctx, job, i, failures, shared, forwarding.forJob(job), maxRuntime),
-        ),
-      ),
-    );
+    // One promise for the batch, not one per job under a Promise.all.
+    const outcomes = new OutcomeCollector<T>(jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      terminator.runInto(
+        outcomes,
+        i,
+        refOf(job),
+        fnFor(job, i),
+        new PgBossJobRun<T>(ctx, job, i, failures, shared, forwarding.forJob(job), maxRuntime),
+      );
+    }
+    return outcomes.promise;
   };
 
   let disposed = false;
