@@ -25,7 +25,7 @@
  * The repeatable figure is the second row of each pg-boss shape
  * (instructions-hot-path.ts): jobterm's own instructions per job, counted
  * with the handler called directly and no timer running, the median of
- * eight alternating rounds, twice (the two agree within about 1%), as a share of
+ * eight alternating rounds, twice (the two agree within about 2%), as a share of
  * the bare worker's count above.
  *
  * Needs valgrind (`apt-get install valgrind`); without it the suite says so
