@@ -10,7 +10,8 @@ import type { RunOptions } from '../../middleware/run-job.js';
 import type { Terminator } from '../../terminator/terminator.js';
 import { type BullmqAdapter, bullmqAdapter } from './adapter.js';
 import { alreadyMoved, unrecoverable } from './errors.js';
-import { jobDetails, workerAdapter } from './fleet.js';
+import { workerAdapter } from './fleet.js';
+import { BullmqJobRun, type BullmqSettle } from './job-run.js';
 import { bullmqRef } from './ref.js';
 import { sandboxedFunction } from './sandbox.js';
 import type { JobtermProcessor, JobWithToken } from './types.js';
@@ -141,28 +142,22 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
     const wantsSignal = fn.length >= 3;
     // Three declared parameters: BullMQ 6.7 passes its signal only when `processor.length >= 3`.
     return async function jobtermProcessor(job: J, lockToken?: string, signal?: AbortSignal): Promise<R> {
-      const ref = bullmqRef(job);
-      let written = false;
-      // One literal, no spreads, and no promise for an ending BullMQ writes
-      // itself (completed, failed): this runs for every job.
-      const runOptions: RunOptions<R> = {
+      const run = new BullmqJobRun<R>(
+        job,
+        lockToken,
+        isolated,
         // BullMQ 6.7 makes an AbortController per job: this job alone listens.
-        forward: signal === undefined ? NO_FORWARD : [{ signal, kind: 'kill', exclusive: true }],
+        signal === undefined ? NO_FORWARD : [{ signal, kind: 'kill', exclusive: true }],
         maxRuntime,
-        details: jobDetails(job, lockToken, isolated),
-        settle: (outcome) => {
-          if (!jobtermWrites(outcome)) return undefined;
-          return settle(job, lockToken, outcome, workerOf(lockToken)).then((moved) => {
-            written = moved;
-          });
-        },
-      };
+        settleInBullmq,
+      );
       const outcome = await terminator.run(
-        ref,
+        bullmqRef(job),
         (token: TerminationToken) =>
           fn(withToken(job, token), lockToken, (wantsSignal ? token.signal : undefined) as AbortSignal),
-        runOptions,
+        run,
       );
+      const written = run.written;
       switch (outcome.status) {
         case 'completed':
           return outcome.value;
@@ -179,6 +174,9 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
       }
     };
   }
+
+  const settleInBullmq: BullmqSettle = (job, lockToken, outcome) =>
+    settle(job, lockToken, outcome, workerOf(lockToken));
 
   /** Writes jobterm's ending into BullMQ; true when it moved the job (BullMQ then writes nothing). */
   async function settle(
@@ -263,11 +261,6 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
 }
 
 const NO_FORWARD: NonNullable<RunOptions<unknown>['forward']> = [];
-
-/** The endings settle() writes into BullMQ: a kill, and an interruption that goes back. */
-function jobtermWrites(outcome: JobOutcome): boolean {
-  return outcome.status === 'terminated' || (outcome.status === 'interrupted' && outcome.resumable);
-}
 
 /**
  * The job as the processor sees it: BullMQ's own job, plus `job.token`

@@ -1,0 +1,46 @@
+// jobterm's own instructions per job on BullMQ's path, by hand (not yet a
+// suite): calls a BullMQ processor directly, bare or wrapped by
+// jt.processor() (a terminator without a store), with BullMQ-shaped jobs
+// and a per-job AbortSignal as BullMQ 6.7 passes one, for N jobs. No Redis,
+// no queue: what is left is jobterm's work around a job.
+//
+// Count it twice per side, with two job counts, and take the difference,
+// which cancels Node's start-up (npm run build first):
+//
+//   for side in bare jt; do for n in 5000 25000; do
+//     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$side.$n node \
+//       --single-threaded --predictable-gc-schedule --no-incremental-marking \
+//       --no-memory-reducer bench/workers/bullmq-processor-count.mjs $side $n
+//   done; done
+//   # per job = (totals of 25000 - totals of 5000) / 20000, for each side
+//
+// 2026-12-01 19:35 UTC: bare 3,900 per job; jobterm 30,200 before
+// BullmqJobRun, 27,600 after (README, Performance). SHOW=1 prints CPU per job.
+
+import { bullmqJobterm } from '../../dist/bullmq.js';
+import { createTerminator } from '../../dist/index.js';
+
+const [side, jobsArg] = process.argv.slice(2);
+const jobs = Number(jobsArg);
+const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const terminator = createTerminator({ logger: silentLogger });
+const jt = bullmqJobterm({ terminator });
+// Three parameters: BullMQ hands a signal only to a processor that declares it.
+const noop = async (_job, _lockToken, _signal) => undefined;
+const processor = side === 'jt' ? jt.processor(noop) : noop;
+let seq = 0;
+const makeJob = () => ({
+  id: String(++seq),
+  queueName: 'hot',
+  name: 'hot',
+  timestamp: 1_764_600_000_000 + seq,
+  attemptsMade: 0,
+  data: {},
+  opts: {},
+});
+const start = process.cpuUsage();
+for (let i = 0; i < jobs; i++) await processor(makeJob(), `worker-1:${seq}`, new AbortController().signal);
+const used = process.cpuUsage(start);
+if (process.env.SHOW) console.log(`${side}: ${((used.user + used.system) / jobs).toFixed(3)} µs CPU per job`);
+await jt.dispose();
+await terminator.close();
