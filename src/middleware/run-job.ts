@@ -262,12 +262,12 @@ class RunningJob<T> implements RegisteredJob {
       if (forward !== undefined && forward.length > 0) {
         if (forward.length === 1) {
           const entry = forward[0]!;
-          this.forwarded = forwardOne(entry, () => this.onForwarded(entry));
+          this.forwarded = listenForAbort(entry, () => this.onForwarded(entry));
         } else {
           const removes: Array<() => void> = [];
           for (let i = 0; i < forward.length; i++) {
             const entry = forward[i]!;
-            removes.push(forwardOne(entry, () => this.onForwarded(entry)));
+            removes.push(listenForAbort(entry, () => this.onForwarded(entry)));
           }
           this.forwarded = removes;
         }
@@ -574,7 +574,8 @@ export class OutcomeCollector<T> {
   }
 }
 
-function forwardOne(entry: ForwardedSignal, onAbort: () => void): () => void {
+/** One forwarded signal's listener: direct for an exclusive signal, through the shared fan-out otherwise. */
+function listenForAbort(entry: ForwardedSignal, onAbort: () => void): () => void {
   return entry.exclusive === true ? listenOnce(entry.signal, onAbort) : forwardAbort(entry.signal, onAbort);
 }
 

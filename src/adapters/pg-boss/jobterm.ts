@@ -195,10 +195,7 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
           const job = jobs[0]!;
           const outcome = await terminator.run(
             refOf(job),
-            rest.length === 0
-              ? (token) =>
-                  (fn as unknown as (jobs: Array<JobWithToken<J>>) => R | PromiseLike<R>)([withToken(job, token)])
-              : (token) => fn([withToken(job, token)], ...rest),
+            (token) => fn([withToken(job, token)], ...rest),
             new PgBossJobRun<R>(
               ctx,
               job,
