@@ -70,6 +70,47 @@ describe.runIf(haveRedis())('bullmqJobterm() in one process', () => {
     expect(terminator.running()).toEqual([]);
   });
 
+  it('declares two parameters as the user’s does: BullMQ makes no signal for it, as bare; terminate() still reaches the token', async () => {
+    const q = queue();
+    const terminator = terminatorOn(newStore());
+    const jt = bullmqJobterm({ terminator });
+    const userFn = async (job: JobWithToken, _lock: string | undefined) => {
+      await new Promise((resolve) => job.token.onTerminate(resolve));
+      job.token.throwIfTerminating();
+    };
+    const processor = jt.processor(userFn);
+    expect(processor.length).toBe(2);
+    const worker = jt.attach(new Worker(q.name, processor, { connection, prefix: bullPrefix }));
+    worker.on('error', () => {});
+    // The same processor shape bare, for what BullMQ does without jobterm.
+    const bareQueue = queue();
+    const bare = new Worker(bareQueue.name, async (_job, _lock) => new Promise(() => {}), {
+      connection,
+      prefix: bullPrefix,
+    });
+    bare.on('error', () => {});
+    const job = await q.add('j', {});
+    const bareJob = await bareQueue.add('j', {});
+    await waitForFacts(q, job.id!, (f) => f.state === 'active');
+    await waitForFacts(bareQueue, bareJob.id!, (f) => f.state === 'active');
+    await until(() => terminator.running().length === 1);
+    // BullMQ tracks no AbortController for either: cancelJob() reaches neither, and the job runs on.
+    expect(bare.cancelJob(bareJob.id!)).toBe(false);
+    expect(worker.cancelJob(job.id!)).toBe(false);
+    expect(terminator.running()).toHaveLength(1);
+    const result = await terminator.terminate(
+      { queue: 'bullmq', name: q.name, id: job.id! },
+      { reason: 'by jobterm', wait: true, timeout: 10_000 },
+    );
+    expect(result.status).toBe('terminated');
+    expect(await jobFacts(q, job.id!)).toMatchObject({ state: 'failed', failedReason: 'Terminated: by jobterm' });
+    await bare.close(true);
+    await worker.close();
+    await jt.dispose();
+    await terminator.close();
+    expect(terminator.running()).toEqual([]);
+  });
+
   it('the user’s own worker.close() goes through jobterm’s escalation: bounded by shutdownTimeout, the job put back', async () => {
     const q = queue();
     const terminator = terminatorOn(newStore(), { shutdownTimeout: 300 });
