@@ -16,12 +16,14 @@ export const MAX_REF_PART_LENGTH = 512;
 
 /**
  * A reference an adapter built from a job the queue read out of PostgreSQL
- * (pg-boss's `job` row, graphile-worker's `jobs` row). Text that came out of
- * PostgreSQL is storable by construction (no NUL, valid UTF-8), and the
- * adapter made the object and never changes it, so `validateJobRef()` takes
- * it as it is: no scan, no copy. That was about 900 instructions per job of
- * a pg-boss batch (bench instructions), for a check that cannot fail there.
- * Not exported from the package: a user's ref is always checked.
+ * (pg-boss's `job` row, graphile-worker's `jobs` row), or one whose text the
+ * adapter checked as it built it (BullMQ's `bullmqRef`: Redis holds any
+ * bytes). Text that came out of PostgreSQL is storable by construction (no
+ * NUL, valid UTF-8), and the adapter made the object and never changes it,
+ * so `validateJobRef()` takes it as it is: no scan, no copy. That was about
+ * 900 instructions per job of a pg-boss batch (bench instructions), for a
+ * check that cannot fail there. The class is not exported from the package:
+ * a ref a user builds is always checked.
  */
 export class StoredRef implements JobRef {
   // Declared, not a class field: a field would give every graphile-worker ref an own `name: undefined`.

@@ -1,5 +1,5 @@
-import { expected } from '../../core/errors.js';
-import { type JobRef, MAX_REF_PART_LENGTH } from '../../core/job-ref.js';
+import { expected, isStorableText } from '../../core/errors.js';
+import { type JobRef, MAX_REF_PART_LENGTH, StoredRef } from '../../core/job-ref.js';
 
 /** The `queue` of every BullMQ job reference: `{ queue: 'bullmq', name: <queue name>, id }`. */
 export const BULLMQ_QUEUE = 'bullmq';
@@ -18,8 +18,51 @@ export function bullmqRef(job: {
   readonly queueName: string;
   readonly timestamp: number;
 }): JobRef {
-  if (job.id === undefined) throw expected('job.id', 'the id of a BullMQ job', job.id);
-  return { queue: BULLMQ_QUEUE, name: job.queueName, id: `${job.id}@${job.timestamp}` };
+  const jobId = job.id;
+  if (jobId === undefined) throw expected('job.id', 'the id of a BullMQ job', job.id);
+  const name = job.queueName;
+  const id = `${jobId}@${timestampText(job.timestamp)}`;
+  // Checked here, once per job: the ref is then a StoredRef, which
+  // validateJobRef() takes without a second scan and a copy (core/job-ref.ts).
+  // Text that would not pass goes on as a plain object, for validateJobRef()
+  // to refuse with its own error naming the part.
+  if (
+    typeof jobId === 'string' &&
+    id.length <= MAX_REF_PART_LENGTH &&
+    (name === lastGoodName || storableName(name)) &&
+    isStorableText(jobId)
+  ) {
+    return new StoredRef(BULLMQ_QUEUE, id, name);
+  }
+  return { queue: BULLMQ_QUEUE, name, id };
+}
+
+/** A worker's queue name, the same for all its jobs: the last one that passed is remembered. */
+let lastGoodName: string | undefined;
+
+function storableName(name: unknown): boolean {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_REF_PART_LENGTH || !isStorableText(name)) {
+    return false;
+  }
+  lastGoodName = name;
+  return true;
+}
+
+/**
+ * `String(timestamp)`, for BullMQ's creation time in ms. A ms timestamp is
+ * above V8's small-integer range, so `String()` prints it as a double with
+ * the shortest-round-trip algorithm (FastDtoa: ~900 instructions per job,
+ * bench/workers/bullmq-processor-count.mjs); its two halves are small
+ * integers, printed with plain integer code. Anything else (a fraction, out
+ * of range) is printed by `String()`.
+ */
+export function timestampText(timestamp: number): string {
+  if (timestamp >= 1e8 && timestamp <= Number.MAX_SAFE_INTEGER && Number.isInteger(timestamp)) {
+    const high = Math.floor(timestamp / 1e8);
+    // 1e8 + the low eight digits: nine digits whose first is 1, dropped to keep the leading zeros.
+    return `${high}${String(timestamp - high * 1e8 + 1e8).slice(1)}`;
+  }
+  return String(timestamp);
 }
 
 /** Splits a reference's id into BullMQ's job id and, when the id carries one, the job's timestamp. */
