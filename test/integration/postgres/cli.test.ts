@@ -194,7 +194,8 @@ describe('jobterm CLI', () => {
       [
         'no database',
         ['terminate', 'q', '1'],
-        { DATABASE_URL: undefined },
+        // REDIS_URL too: with it and no database, the CLI uses the Redis store (src/cli/redis.ts).
+        { DATABASE_URL: undefined, REDIS_URL: undefined },
         /no database: pass --database-url or set DATABASE_URL/,
       ],
       ['a bad --limit', ['requests', '--limit', '0'], {}, /--limit must be a positive whole number/],
