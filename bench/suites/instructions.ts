@@ -40,6 +40,7 @@ import { postgresStore } from '../../src/stores/postgres/index.js';
 import { type CallgrindProcess, hasValgrind, spawnUnderCallgrind } from '../lib/callgrind.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
+import { bullmqInstructionFigures } from './instructions-bullmq.js';
 import { countHotPath, type HotPathCount } from './instructions-hot-path.js';
 
 const workerScript = fileURLToPath(new URL('../workers/instructions-worker.mjs', import.meta.url));
@@ -91,6 +92,10 @@ export const instructionsSuite: BenchSuite = {
       figures.push(measured.figure);
       if (shape.queue === 'pg-boss') figures.push(await hotPathFigure(ctx, url, shape.width, measured.barePerJob));
     }
+    // BullMQ's rows (BENCH_SHAPES=bullmq asks for them alone).
+    if (ctx.redisUrl === undefined) ctx.log('BullMQ rows skipped: no Redis (set REDIS_URL, or install redis-server)');
+    else if (only === undefined || only.includes('bullmq'))
+      figures.push(...(await bullmqInstructionFigures(ctx, ctx.redisUrl)));
     return figures;
   },
 };

@@ -1,21 +1,20 @@
-// jobterm's own instructions per job on BullMQ's path, by hand (not yet a
-// suite): calls a BullMQ processor directly, bare or wrapped by
-// jt.processor() (a terminator without a store), with BullMQ-shaped jobs
-// and a per-job AbortSignal as BullMQ 6.7 passes one, for N jobs. No Redis,
-// no queue: what is left is jobterm's work around a job.
+// jobterm's own instructions per job on BullMQ's path: calls a BullMQ
+// processor directly, bare or wrapped by jt.processor() (a terminator
+// without a store), with BullMQ-shaped jobs, for N jobs after a warm-up. No
+// Redis, no queue: what is left is jobterm's work around a job. The
+// instructions suite runs it (bench/suites/instructions-bullmq.ts: `npm run
+// bench -- instructions`, `BENCH_SHAPES=bullmq` for these rows alone); by
+// hand, count it for two job counts per side and take the difference, which
+// cancels Node's start-up and the warm-up (npm run build first):
 //
-// Count it twice per side, with two job counts, and take the difference,
-// which cancels Node's start-up (npm run build first):
-//
-//   for side in bare jt; do for n in 5000 25000; do
+//   for side in bare jt; do for n in 4000 16000; do
 //     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$side.$n node \
 //       --single-threaded --predictable-gc-schedule --no-incremental-marking \
 //       --no-memory-reducer bench/workers/bullmq-processor-count.mjs $side $n
 //   done; done
-//   # per job = (totals of 25000 - totals of 5000) / 20000, for each side
+//   # per job = (totals of 16000 - totals of 4000) / 12000, for each side
 //
-// 2026-12-01 19:35 UTC: bare 3,900 per job; jobterm 30,200 before
-// BullmqJobRun, 27,600 after (README, Performance). SHOW=1 prints CPU per job.
+// SHOW=1 prints CPU per job; SIGNAL=1 makes the processor declare BullMQ's signal.
 
 import { bullmqJobterm } from '../../dist/bullmq.js';
 import { createTerminator } from '../../dist/index.js';
