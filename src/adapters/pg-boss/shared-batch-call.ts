@@ -28,9 +28,13 @@ export class SharedBatchCall<R> {
 
   constructor(
     size: number,
-    private readonly call: (
-      entered: ReadonlyArray<{ readonly index: number; readonly token: TerminationToken }>,
-    ) => R | PromiseLike<R>,
+    /**
+     * The handler's call, given every slot: a token where the job entered
+     * (in batch order), null where it ended without entering. The slots
+     * themselves, not a list of `{ index, token }` made from them: an object
+     * per job, for a call that reads each once.
+     */
+    private readonly call: (slots: ReadonlyArray<TerminationToken | null | undefined>) => R | PromiseLike<R>,
   ) {
     this.slots = new Array<TerminationToken | null | undefined>(size).fill(undefined);
     this.waiting = size;
@@ -71,15 +75,14 @@ export class SharedBatchCall<R> {
 
   private arrive(): void {
     if (--this.waiting > 0) return;
-    const entered: Array<{ index: number; token: TerminationToken }> = [];
-    this.slots.forEach((token, index) => {
-      if (token) entered.push({ index, token });
-    });
-    if (entered.length === 0) return;
+    const slots = this.slots;
+    let entered = false;
+    for (let i = 0; i < slots.length && !entered; i++) entered = slots[i] != null;
+    if (!entered) return;
     // A turn later, so the last job's run finishes entering before the
     // handler's code runs (as it would have, called from pg-boss).
     Promise.resolve()
-      .then(() => this.call(entered))
+      .then(() => this.call(slots))
       .then(
         (value) => {
           this.isSettled = true;
