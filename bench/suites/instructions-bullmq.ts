@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { connectionFrom } from '../../test/fixtures/bullmq/connection.js';
 import { spawnUnderCallgrind } from '../lib/callgrind.js';
-import { median } from '../lib/stats.js';
+import { mean } from '../lib/stats.js';
 import type { BenchContext, Figure } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
 
@@ -61,7 +61,7 @@ export async function bullmqInstructionFigures(ctx: BenchContext, redisUrl: stri
         whole[side].push(perJob);
       }
     }
-    const barePerJob = median(whole.bare);
+    const barePerJob = mean(whole.bare);
     figures.push({
       name: `instructions per job, BullMQ Worker concurrency ${concurrency}, whole process: (with jobterm - without) / without`,
       unit: '%',
