@@ -151,8 +151,11 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
   function wrap<J extends Job, R>(
     fn: JobtermProcessor<J, R>,
     isolated?: 'thread' | 'process',
-    takesSignal = fn.length >= 3,
+    takesBullmqSignal = fn.length >= 3,
   ): (job: J, lockToken?: string, signal?: AbortSignal) => Promise<R> {
+    // A signal is an AbortController made on first read (the token's
+    // heaviest part): handed over only to a function that declares it.
+    const wantsSignal = fn.length >= 3;
     const withSignal = async function jobtermProcessor(job: J, lockToken?: string, signal?: AbortSignal): Promise<R> {
       const run = new BullmqJobRun<R>(
         job,
@@ -166,9 +169,7 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
       const outcome = await terminator.run(
         bullmqRef(job),
         (token: TerminationToken) =>
-          // A signal is an AbortController made on first read (the token's
-          // heaviest part): handed over only to a function that declares it.
-          fn(withToken(job, token), lockToken, (takesSignal ? token.signal : undefined) as AbortSignal),
+          fn(withToken(job, token), lockToken, (wantsSignal ? token.signal : undefined) as AbortSignal),
         run,
       );
       const written = run.written;
@@ -187,7 +188,7 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
           throw new Error(describeReason(outcome.reason));
       }
     };
-    return takesSignal
+    return takesBullmqSignal
       ? withSignal
       : function jobtermProcessor(job: J, lockToken?: string): Promise<R> {
           return withSignal(job, lockToken, undefined);
@@ -236,7 +237,7 @@ export function bullmqJobterm(options: BullmqJobtermOptions): BullmqJobterm {
     processor(fn: unknown, sandboxOptions?: SandboxOptions) {
       if (typeof fn === 'string' || fn instanceof URL) {
         const run = sandboxedFunction(fn, sandboxOptions ?? {});
-        // The isolated module gets the token, whose signal BullMQ's cancelJob() reaches.
+        // Declares BullMQ's signal, so its cancelJob() reaches the isolated module's token.
         return wrap((job) => run(job), sandboxOptions?.runner ?? 'thread', true) as never;
       }
       if (typeof fn !== 'function') throw expected('processor', 'a function, or a file path or URL of a module', fn);
