@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { connectionFrom } from '../../test/fixtures/bullmq/connection.js';
-import { spawnUnderCallgrind } from '../lib/callgrind.js';
+import { REPEATABLE_V8_FLAGS, spawnUnderCallgrind } from '../lib/callgrind.js';
 import { mean } from '../lib/stats.js';
 import type { BenchContext, Figure } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
@@ -31,14 +31,6 @@ import { connectWorker } from '../lib/worker-messages.js';
 const run = promisify(execFile);
 const processorScript = fileURLToPath(new URL('../workers/bullmq-processor-count.mjs', import.meta.url));
 const workerScript = fileURLToPath(new URL('../workers/bullmq-worker-count.mjs', import.meta.url));
-
-/** No background threads, a heap that grows by fixed steps, no collection driven by timers (instructions-hot-path.ts says why). */
-const NODE_FLAGS = [
-  '--single-threaded',
-  '--predictable-gc-schedule',
-  '--no-incremental-marking',
-  '--no-memory-reducer',
-];
 
 export async function bullmqInstructionFigures(ctx: BenchContext, redisUrl: string): Promise<Figure[]> {
   const counts: ProcessorCount[] = [];
@@ -107,7 +99,7 @@ async function countProcessor([fewer, more]: readonly [number, number], warmup: 
           '--tool=callgrind',
           `--callgrind-out-file=${out}`,
           process.execPath,
-          ...NODE_FLAGS,
+          ...REPEATABLE_V8_FLAGS,
           processorScript,
           side,
           String(jobs),
@@ -140,7 +132,7 @@ async function countWorker(ctx: BenchContext, url: string, concurrency: number, 
     );
   await add(warm);
   const worker = await spawnUnderCallgrind([
-    ...NODE_FLAGS,
+    ...REPEATABLE_V8_FLAGS,
     workerScript,
     url,
     name,

@@ -10,7 +10,7 @@
  * the suite sets it beside the bare queue worker's instructions per job.
  */
 import { fileURLToPath } from 'node:url';
-import { spawnUnderCallgrind } from '../lib/callgrind.js';
+import { REPEATABLE_V8_FLAGS, spawnUnderCallgrind } from '../lib/callgrind.js';
 import { mean, median } from '../lib/stats.js';
 import type { BenchContext } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
@@ -43,19 +43,7 @@ export async function countHotPath(
   counted = 6,
 ): Promise<HotPathCount> {
   const worker = await spawnUnderCallgrind([
-    // No background compiler or GC threads (their work would land in the
-    // count by timing), and a heap that grows by fixed steps rather than by
-    // measured allocation rates.
-    '--single-threaded',
-    '--predictable-gc-schedule',
-    // Full collections only when the old generation is full, in one piece:
-    // incremental marking is advanced by posted tasks and the memory reducer
-    // by an idle timer, so under valgrind's slowdown a full collection landed
-    // in one counted round of eight or in none, by wall time (a round of 41k
-    // per job among rounds of 12.5k; the mean moved by 2.5k per job). With
-    // both off, the rounds of a side agree within 3%.
-    '--no-incremental-marking',
-    '--no-memory-reducer',
+    ...REPEATABLE_V8_FLAGS,
     ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     workerScript,
     url,

@@ -57,16 +57,24 @@ export function validateJobRef(ref: unknown, what = 'job'): JobRef {
 let lastGoodQueue: string | undefined;
 let lastGoodName: string | undefined;
 
+/**
+ * Whether `value` can be a queue, name or id of a reference: a non-empty
+ * string of at most MAX_REF_PART_LENGTH characters that PostgreSQL stores as
+ * given (no NUL, no unpaired surrogate). For adapters that build refs of
+ * text they did not read from PostgreSQL (BullMQ's `bullmqRef`).
+ */
+export function isRefPart(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_REF_PART_LENGTH && isStorableText(value);
+}
+
 /** Returns `value` once it passes; the label (`job.id`) is built only for the error. */
 function checkPart(what: string, part: string, value: unknown): string {
+  if (isRefPart(value)) return value;
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_REF_PART_LENGTH) {
     throw expected(`${what}.${part}`, `a non-empty string of at most ${MAX_REF_PART_LENGTH} characters`, value);
   }
   // Stored as text in kill_requests and progress: NUL would be refused there, a lone surrogate changed.
-  if (!isStorableText(value)) {
-    throw expected(`${what}.${part}`, 'a string without NUL characters or unpaired surrogates', value);
-  }
-  return value;
+  throw expected(`${what}.${part}`, 'a string without NUL characters or unpaired surrogates', value);
 }
 
 /** Whether two references name the same job. */

@@ -1,5 +1,5 @@
 import { expected, isStorableText } from '../../core/errors.js';
-import { type JobRef, MAX_REF_PART_LENGTH, StoredRef } from '../../core/job-ref.js';
+import { isRefPart, type JobRef, MAX_REF_PART_LENGTH, StoredRef } from '../../core/job-ref.js';
 
 /** The `queue` of every BullMQ job reference: `{ queue: 'bullmq', name: <queue name>, id }`. */
 export const BULLMQ_QUEUE = 'bullmq';
@@ -41,9 +41,7 @@ export function bullmqRef(job: {
 let lastGoodName: string | undefined;
 
 function storableName(name: unknown): boolean {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_REF_PART_LENGTH || !isStorableText(name)) {
-    return false;
-  }
+  if (!isRefPart(name)) return false;
   lastGoodName = name;
   return true;
 }
