@@ -34,6 +34,14 @@ export interface WorkerRecord {
   readonly stderrTail: string;
 }
 
+/** Something the controller did to the workers or the database, to read beside a violation. */
+export interface Disturbance {
+  readonly at: number;
+  readonly what: string;
+  /** The worker it was done to, when it was done to one. */
+  readonly pid?: number;
+}
+
 export interface ChaosData {
   readonly queue: string;
   readonly jobs: ReadonlyMap<string, ChaosPayload>;
@@ -45,6 +53,7 @@ export interface ChaosData {
   readonly finals: ReadonlyMap<string, FinalState>;
   /** Rows a worker still held locked right after its clean exit (graphile-worker), by pid. */
   readonly lockedAfterCleanExit: ReadonlyArray<{ pid: number; ids: string[] }>;
+  readonly disturbances?: readonly Disturbance[];
 }
 
 export interface Verdict {
@@ -76,6 +85,7 @@ export function judge(data: ChaosData): Verdict {
     'put-backs (outlasted shutdownTimeout)': 0,
     'iterate() resumptions': 0,
     're-runs after an error': 0,
+    "re-runs after the queue's completion write was cut": 0,
     crashes: 0,
   };
   for (const call of data.calls) {
@@ -128,6 +138,12 @@ export function judge(data: ChaosData): Verdict {
       } else if (previous.died) {
         figures['recovery re-runs (after SIGKILL)']!++;
       } else if (completed) {
+        const cut = completionCut(previous, data);
+        if (cut !== undefined) {
+          figures["re-runs after the queue's completion write was cut"]!++;
+          notes.push(`${what}: run ${i + 1} follows a completion whose write was cut: ${cut}`);
+          continue;
+        }
         violations.push(`(b) ${what}: ran again (run ${i + 1}) after it completed on pid ${previous.start.pid}`);
       } else if (how === 'threw-error') {
         figures['re-runs after an error']!++;
@@ -142,7 +158,10 @@ export function judge(data: ChaosData): Verdict {
     // (b) a plain task completes exactly once.
     if (payload.kind === 'plain') {
       const completions = runs.filter((r) => r.end?.detail.how === 'returned');
-      const unexplained = completions.filter((r, i) => i < completions.length - 1 && !r.died && r.settle === undefined);
+      const unexplained = completions.filter(
+        (r, i) =>
+          i < completions.length - 1 && !r.died && r.settle === undefined && completionCut(r, data) === undefined,
+      );
       if (completions.length > 1 && unexplained.length > 0) {
         violations.push(`(b) ${what}: a plain task completed ${completions.length} times`);
       }
@@ -269,10 +288,13 @@ export function judge(data: ChaosData): Verdict {
   const killedAt = new Map(data.workers.filter((w) => w.killedWith).map((w) => [w.pid, w.killedWith]));
   for (const jobId of new Set(violations.map((v) => / job (\S+) \(/.exec(v)?.[1]).filter((id) => id !== undefined))) {
     if (timelines.length >= 40) break;
-    const lines = (byJob.get(jobId!) ?? []).map(
-      (e) =>
-        `    +${e.at_ms - firstAt} ms pid ${e.pid}${killedAt.has(e.pid) ? ` (${killedAt.get(e.pid)}ed)` : ''} ${e.event} ${JSON.stringify(e.detail)}`,
-    );
+    const jobEvents = byJob.get(jobId!) ?? [];
+    const lines = jobEvents.map((e) => ({
+      at: e.at_ms,
+      line: `    +${e.at_ms - firstAt} ms pid ${e.pid}${killedAt.has(e.pid) ? ` (${killedAt.get(e.pid)}ed)` : ''} ${e.event} ${JSON.stringify(e.detail)}`,
+    }));
+    lines.push(...aroundJob(data, jobEvents, firstAt));
+    lines.sort((a, b) => a.at - b.at);
     const requests = (requestsByJob.get(jobId!) ?? []).map(
       (r) =>
         `    request ${r.status} ${r.outcome ?? ''} requested +${Math.round(r.requested_at_ms - firstAt)} ms` +
@@ -283,10 +305,83 @@ export function judge(data: ChaosData): Verdict {
         `    terminate(wait ${c.wait}) +${c.at - firstAt} ms -> ${c.status ?? c.error} at +${c.endedAt - firstAt} ms`,
     );
     timelines.push(
-      `  job ${jobId} (final: ${data.finals.get(jobId!)?.detail}):\n${[...lines, ...requests, ...calls].join('\n')}`,
+      `  job ${jobId} (final: ${data.finals.get(jobId!)?.detail}):\n${[...lines.map((l) => l.line), ...requests, ...calls].join('\n')}`,
     );
   }
   return { violations, figures, notes, timelines };
+}
+
+/**
+ * How long after a job's body returned the queue's own completion write can
+ * still be in flight: the body's log write lands first, then jobterm hands
+ * the result back and the queue completes the job (pg-boss's complete()),
+ * within milliseconds, more on this loaded machine under chaos.
+ */
+const COMPLETION_WRITE_MS = 500;
+
+/**
+ * The disturbance that cut the queue's own completion write of a run that
+ * returned, if one did: the controller killed a pool connection of the run's
+ * worker, or restarted PostgreSQL, between just before the body returned and
+ * COMPLETION_WRITE_MS after. pg-boss 12 then fails the job it could not
+ * complete (#processJobs calls fail() when its complete() throws), spending
+ * an attempt, and it runs again (at once, or after its expiry when the fail
+ * was cut too); the same happens without jobterm, which writes nothing for a
+ * completion. Seen with seeds 1105658070 and 74123222: the re-run's
+ * retry_count was 1.
+ */
+function completionCut(run: Run, data: ChaosData): string | undefined {
+  const returnedAt = run.end?.at_ms;
+  if (returnedAt === undefined) return undefined;
+  const from = returnedAt - 100;
+  const to = returnedAt + COMPLETION_WRITE_MS;
+  let restartBegan: number | undefined;
+  for (const d of data.disturbances ?? []) {
+    if (d.what === 'PostgreSQL restart begins') restartBegan = d.at;
+    if (d.what === 'PostgreSQL back' && restartBegan !== undefined && restartBegan <= to && d.at >= from) {
+      return `PostgreSQL restarted from +${restartBegan - returnedAt} to +${d.at - returnedAt} ms after it returned`;
+    }
+    if (d.at < from || d.at > to) continue;
+    if (d.pid === run.start.pid && d.what.startsWith('killed its pool connection')) {
+      return `${d.what} ${d.at - returnedAt} ms after it returned, on pid ${d.pid}`;
+    }
+  }
+  return undefined;
+}
+
+/** Messages of queue or jobterm errors, in what a worker reported. */
+const ERROR_EVENTS = new Set(['queue-error', 'jobterm-error', 'crash', 'start-failed']);
+
+/**
+ * What happened around a job's runs that its own events do not say: the
+ * controller's disturbances (any worker's, the job's workers' marked), and
+ * the errors its workers reported, from a second before its first event to a
+ * second after its last.
+ */
+function aroundJob(data: ChaosData, events: readonly EventRow[], firstAt: number): Array<{ at: number; line: string }> {
+  if (events.length === 0) return [];
+  const from = Math.min(...events.map((e) => e.at_ms)) - 1_000;
+  const to = Math.max(...events.map((e) => e.at_ms)) + 1_000;
+  const pids = new Set(events.map((e) => e.pid));
+  const lines: Array<{ at: number; line: string }> = [];
+  for (const d of data.disturbances ?? []) {
+    if (d.at < from || d.at > to) continue;
+    const whose = d.pid === undefined ? '' : ` pid ${d.pid}${pids.has(d.pid) ? ' (ran this job)' : ''}`;
+    lines.push({ at: d.at, line: `    +${d.at - firstAt} ms  controller:${whose} ${d.what}` });
+  }
+  for (const worker of data.workers) {
+    if (!pids.has(worker.pid)) continue;
+    for (const m of worker.messages) {
+      const at = Number(m.at);
+      if (!ERROR_EVENTS.has(m.event) || !(at >= from && at <= to)) continue;
+      const { event, at: _at, ...rest } = m;
+      lines.push({
+        at,
+        line: `    +${at - firstAt} ms pid ${worker.pid} reported ${event} ${JSON.stringify(rest).slice(0, 300)}`,
+      });
+    }
+  }
+  return lines;
 }
 
 function toRuns(events: readonly EventRow[], sigkilled: ReadonlySet<number>): Run[] {

@@ -24,6 +24,7 @@ import { QUEUES } from './adapters/index.js';
 import type { WorkerInfo } from './adapters/types.js';
 import {
   type ChaosData,
+  type Disturbance,
   judge,
   type RequestRow,
   type TerminateCall,
@@ -239,6 +240,9 @@ async function runQueue(
 
   // --- disturbances
   const calls: TerminateCall[] = [];
+  // What the controller did, when: printed beside a violated job's timeline.
+  const disturbances: Disturbance[] = [];
+  const disturb = (what: string, pid?: number) => disturbances.push({ at: Date.now(), what, ...(pid ? { pid } : {}) });
   const chaosStart = Date.now();
   const restartAt = chaosStart + rng.int(Math.floor(WINDOW * 0.35), Math.floor(WINDOW * 0.65));
   let restarted = false;
@@ -284,6 +288,7 @@ async function runQueue(
     const worker = slot.worker!;
     slot.state = 'down';
     figures.sigkills++;
+    disturb('SIGKILL', worker.pid);
     worker.kill('SIGKILL');
     const exit = await worker.exited;
     record(slot, 'SIGKILL', exit);
@@ -305,6 +310,7 @@ async function runQueue(
     const worker = slot.worker!;
     slot.state = 'stopping';
     figures.sigterms++;
+    disturb('SIGTERM', worker.pid);
     worker.kill('SIGTERM');
     track(
       withTimeout(worker.exited, STOP_TIMEOUT).then(async (exit) => {
@@ -330,9 +336,10 @@ async function runQueue(
   };
 
   const killBackend = async (which: 'listener' | 'pool') => {
-    const { rows } = await pool.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity
-        WHERE datname = $1 AND application_name = 'chaos-worker' AND pid <> pg_backend_pid()
+    // Each worker names its connections `chaos-worker <pid>` (worker.ts), so a kill says whose it was.
+    const { rows } = await pool.query<{ pid: number; application_name: string; state: string; query: string }>(
+      `SELECT pid, application_name, state, query FROM pg_stat_activity
+        WHERE datname = $1 AND application_name LIKE 'chaos-worker%' AND pid <> pg_backend_pid()
           AND (query ILIKE 'LISTEN%') = $2
         ORDER BY pid`,
       [database, which === 'listener'],
@@ -340,6 +347,11 @@ async function runQueue(
     if (rows.length === 0) return;
     const victim = rng.pick(rows);
     await pool.query('SELECT pg_terminate_backend($1)', [victim.pid]);
+    const owner = Number(/ (\d+)$/.exec(victim.application_name)?.[1]) || undefined;
+    disturb(
+      `killed its ${which} connection (${victim.state}: ${victim.query.replace(/\s+/g, ' ').slice(0, 100)})`,
+      owner,
+    );
     if (which === 'listener') figures.listenerKills++;
     else figures.poolKills++;
   };
@@ -355,7 +367,9 @@ async function runQueue(
       restarted = true;
       figures.pgRestarts++;
       log(`${name}: restarting PostgreSQL`);
+      disturb('PostgreSQL restart begins');
       await server.restart(rng.int(500, 2_000));
+      disturb('PostgreSQL back');
       log(`${name}: PostgreSQL back`);
       continue;
     }
@@ -437,6 +451,7 @@ async function runQueue(
     workers: records,
     finals,
     lockedAfterCleanExit,
+    disturbances,
   };
   await terminator.shutdown();
   await requesterAdapter.close?.();

@@ -15,7 +15,8 @@ import { EventLog } from './event-log.js';
 import { runChaosJob } from './jobs.js';
 
 const env = process.env;
-const url = env.DATABASE_URL!;
+// Every connection of this process is named after it, so the controller's connection kills say whose they were.
+const url = withApplicationName(env.DATABASE_URL!, `chaos-worker ${process.pid}`);
 const queue = QUEUES[env.CHAOS_QUEUE ?? ''];
 if (queue === undefined) throw new Error(`unknown CHAOS_QUEUE ${env.CHAOS_QUEUE}`);
 
@@ -101,4 +102,10 @@ function safe(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+function withApplicationName(base: string, name: string): string {
+  const parsed = new URL(base);
+  parsed.searchParams.set('application_name', name);
+  return parsed.toString();
 }

@@ -3,7 +3,7 @@
 // not reported.
 import { describe, expect, it } from 'vitest';
 import type { FinalState } from '../../chaos/adapters/types.js';
-import { type ChaosData, judge } from '../../chaos/checks.js';
+import { type ChaosData, type Disturbance, judge } from '../../chaos/checks.js';
 import type { ChaosPayload } from '../../chaos/jobs.js';
 import type { EventRow } from '../../chaos/schema.js';
 
@@ -90,6 +90,90 @@ describe('judge()', () => {
     expect(verdict.violations.join('\n')).toMatch(/ran again \(run 2\) after it completed/);
   });
 
+  describe("a re-run after the queue's own completion write was cut", () => {
+    // Seed 74123222: the body returned, 2 ms later the controller killed an idle pool connection of
+    // that worker, and pg-boss, its complete() failed, failed the job and ran it again (retry_count 1).
+    const rerun = (disturbances: Disturbance[]) =>
+      judge(
+        data({
+          events: [
+            ev('start', 1_000),
+            ev('body-end', 2_000, { how: 'returned', saw: false }),
+            ev('start', 2_010, {}, 'r2'),
+            ev('body-end', 3_000, { how: 'returned', saw: false }, 'r2'),
+          ],
+          disturbances,
+        }),
+      );
+
+    it('is counted, not a violation, when a pool connection of its worker was killed as it returned', () => {
+      const verdict = rerun([{ at: 2_002, what: 'killed its pool connection (idle: WITH next AS ...)', pid: 10 }]);
+      expect(verdict.violations).toEqual([]);
+      expect(verdict.figures["re-runs after the queue's completion write was cut"]).toBe(1);
+      expect(verdict.notes.join('\n')).toMatch(/run 2 follows a completion whose write was cut: killed its pool/);
+    });
+
+    it('is counted when PostgreSQL was restarting as it returned', () => {
+      const verdict = rerun([
+        { at: 1_500, what: 'PostgreSQL restart begins' },
+        { at: 2_800, what: 'PostgreSQL back' },
+      ]);
+      expect(verdict.violations).toEqual([]);
+    });
+
+    it("stays a violation when the kill was another worker's, or came too late to cut the write", () => {
+      for (const disturbances of [
+        [{ at: 2_002, what: 'killed its pool connection (idle: ...)', pid: 11 }],
+        [{ at: 2_002, what: 'killed its listener connection (idle: LISTEN ...)', pid: 10 }],
+        [{ at: 2_600, what: 'killed its pool connection (idle: ...)', pid: 10 }],
+        [
+          { at: 500, what: 'PostgreSQL restart begins' },
+          { at: 900, what: 'PostgreSQL back' },
+        ],
+      ]) {
+        const verdict = rerun(disturbances);
+        expect(verdict.violations.join('\n')).toMatch(/ran again \(run 2\) after it completed/);
+        expect(verdict.violations.join('\n')).toMatch(/a plain task completed 2 times/);
+      }
+    });
+  });
+
+  it("a violated job's timeline shows the disturbances and its workers' errors around it, not others'", () => {
+    const verdict = judge(
+      data({
+        events: [
+          ev('start', 1_000),
+          ev('body-end', 2_000, { how: 'returned', saw: false }),
+          ev('start', 12_000, {}, 'r2', 11),
+        ],
+        disturbances: [
+          { at: 1_500, what: 'SIGTERM', pid: 10 },
+          { at: 1_900, what: 'killed its pool connection (active: UPDATE pgboss.job)', pid: 12 },
+          { at: 30_000, what: 'SIGKILL', pid: 10 },
+        ],
+        workers: [
+          {
+            pid: 10,
+            killedWith: 'SIGTERM',
+            messages: [
+              { event: 'queue-error', at: 2_100, error: 'Connection terminated unexpectedly' },
+              { event: 'shutdown-end', at: 2_200 },
+            ],
+            stderrTail: '',
+          },
+          { pid: 12, messages: [{ event: 'queue-error', at: 1_950, error: 'not this job' }], stderrTail: '' },
+        ],
+      }),
+    );
+    const timeline = verdict.timelines.join('\n');
+    expect(timeline).toMatch(/\+500 ms {2}controller: pid 10 \(ran this job\) SIGTERM/);
+    expect(timeline).toMatch(/\+900 ms {2}controller: pid 12 killed its pool connection/);
+    expect(timeline).toMatch(/\+1100 ms pid 10 reported queue-error .*Connection terminated unexpectedly/);
+    expect(timeline).not.toMatch(/SIGKILL|not this job|shutdown-end/);
+    // In time order, after the job's own events.
+    expect(timeline.indexOf('SIGTERM')).toBeGreaterThan(timeline.indexOf('+0 ms pid 10 start'));
+    expect(timeline.indexOf('SIGTERM')).toBeLessThan(timeline.indexOf('body-end'));
+  });
   it('(a) a start after the kill was confirmed, and a confirmed kill that the queue ends completed', () => {
     const verdict = judge(
       data({
