@@ -1,3 +1,4 @@
+import { clockNow } from './clock.js';
 import { type JobRef, sameRef } from './job-ref.js';
 
 /** How long a completion is remembered: far longer than a requester takes between reading a job's state and storing its request. */
@@ -29,7 +30,8 @@ export class RecentCompletions {
 
   remember(ref: JobRef): void {
     this.refs[this.next] = ref;
-    this.times[this.next] = Date.now();
+    // One read for every job of a batch that ends together (core/clock.ts).
+    this.times[this.next] = clockNow();
     this.next = (this.next + 1) % MAX_ENTRIES;
   }
 

@@ -1,3 +1,4 @@
+import { clockNow } from '../core/clock.js';
 import { withJob } from '../core/context.js';
 import { type Deferred, makeDeferred } from '../core/deferred.js';
 import type { TerminatorEvents } from '../core/events.js';
@@ -8,8 +9,8 @@ import type { ProgressStore } from '../core/progress.js';
 import { makeReason, type TerminationKind, type TerminationReason } from '../core/reason.js';
 import type { RegisteredJob, Registry } from '../core/registry.js';
 import type { Resources } from '../core/resources.js';
-import { sourceOf, type TerminationToken, TokenSource } from '../core/token.js';
-import { forwardAbort, listenOnce } from './forward.js';
+import { ownSourceOf, sourceOf, type TerminationToken, TokenSource } from '../core/token.js';
+import { type AbortTarget, forwardAbortTo, listenOnceFor, type Subscription } from './forward.js';
 
 /** Options for one `terminator.run()`. */
 export interface RunOptions<T> {
@@ -134,6 +135,38 @@ export function registerHardStop(
   };
 }
 
+/**
+ * What a job's function returns when the call its jobs share reports its
+ * ending instead (`endSharedJob()`; pg-boss's batch handler, see
+ * adapters/pg-boss/shared-batch-call.ts): the run then attaches no reaction
+ * of its own. A reaction per job was a promise, two closures and a microtask
+ * for every job of a batch that all wait on one result (bench instructions).
+ * A thenable that never settles, so a run that did get one would wait for
+ * escalation, never end early.
+ * @internal
+ */
+// biome-ignore lint/suspicious/noThenProperty: a thenable on purpose, so that mistaking it for the job's promise is harmless.
+export const ENDS_WITH_SHARED_CALL: PromiseLike<never> = Object.freeze({ then: () => ENDS_WITH_SHARED_CALL });
+
+/**
+ * The shared call of a job whose function returned ENDS_WITH_SHARED_CALL
+ * ended: as if the function's own promise had settled that way. A no-op once
+ * the job has settled (it was escalated while the call ran).
+ * @internal
+ */
+export function endSharedJob(token: TerminationToken, ending: SharedEnding): void {
+  // The call's tokens are the ones its jobs' runs handed it: jobterm's own.
+  (ownSourceOf(token).owner as RunningJob<unknown> | undefined)?.sharedCallEnded(ending);
+}
+
+/**
+ * How a shared call ended, as the ending of each job that did not see its
+ * termination: one object for the whole batch (nobody changes an outcome),
+ * not one per job.
+ * @internal
+ */
+export type SharedEnding = Extract<JobOutcome, { status: 'completed' | 'failed' }>;
+
 /** The resources of the terminator that runs the job holding `token` (isolation pools); undefined outside a job. */
 export function resourcesOf(token: TerminationToken): Resources | undefined {
   return runningJobOf(token)?.resources;
@@ -166,10 +199,10 @@ export function interruptFromInside(token: TerminationToken, reason: Termination
  * run()'s caller finish first. The job leaves `running()` and its `done`
  * resolves before the promise `run()` returned does.
  */
-class RunningJob<T> implements RegisteredJob {
+class RunningJob<T> implements RegisteredJob, AbortTarget<ForwardedSignal> {
   readonly source: TokenSource;
   /** A number, not a Date: only running() needs the Date, and this runs for every job. */
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   progressSaved = false;
   retryDelay: number | undefined;
   /** A hard stop the job's own code registered (runIsolated()), used when `run()` was given none. */
@@ -188,11 +221,11 @@ class RunningJob<T> implements RegisteredJob {
   private escalationTimer: NodeJS.Timeout | undefined;
   private maxRuntimeTimer: NodeJS.Timeout | undefined;
   /**
-   * Removes the listeners on the queue's signals: one remove for the usual
-   * single signal (no array per job), an array for several; undefined when
-   * there are none (or they are gone).
+   * The subscriptions to the queue's signals: one for the usual single
+   * signal (no array per job), an array for several; undefined when there
+   * are none (or they are gone).
    */
-  private forwarded: (() => void) | Array<() => void> | undefined;
+  private forwarded: Subscription | Subscription[] | undefined;
   private jobSettled = false;
   // The registry's links (core/registry.ts), declared so every job has one shape.
   inRegistry: Registry | undefined;
@@ -214,8 +247,14 @@ class RunningJob<T> implements RegisteredJob {
             this.rejectResult = reject;
           })
         : undefined;
-    this.source = new TokenSource((error) => host.emit('error', { error, during: 'onTerminate', ref }));
+    this.startedAt = clockNow();
+    this.source = new TokenSource(this);
     this.source.owner = this;
+  }
+
+  /** An `onTerminate` callback of the job's threw (TokenSource's CallbackErrorHandler). */
+  callbackFailed(error: unknown): void {
+    this.host.emit('error', { error, during: 'onTerminate', ref: this.ref });
   }
 
   get killTimeout(): number {
@@ -261,15 +300,11 @@ class RunningJob<T> implements RegisteredJob {
       const forward = options.forward;
       if (forward !== undefined && forward.length > 0) {
         if (forward.length === 1) {
-          const entry = forward[0]!;
-          this.forwarded = listenForAbort(entry, () => this.onForwarded(entry));
+          this.forwarded = listenForAbort(forward[0]!, this);
         } else {
-          const removes: Array<() => void> = [];
-          for (let i = 0; i < forward.length; i++) {
-            const entry = forward[i]!;
-            removes.push(listenForAbort(entry, () => this.onForwarded(entry)));
-          }
-          this.forwarded = removes;
+          const subscriptions: Subscription[] = [];
+          for (let i = 0; i < forward.length; i++) subscriptions.push(listenForAbort(forward[i]!, this));
+          this.forwarded = subscriptions;
         }
       }
       if (options.maxRuntime !== undefined) {
@@ -295,10 +330,12 @@ class RunningJob<T> implements RegisteredJob {
         }
         // Both handlers attached at once: a rejection after escalation is
         // ignored, never unhandled.
-        Promise.resolve(result).then(
-          (value) => this.jobEnded(false, value),
-          (error: unknown) => this.jobEnded(true, error),
-        );
+        if (result !== ENDS_WITH_SHARED_CALL) {
+          Promise.resolve(result).then(
+            (value) => this.jobEnded(false, value),
+            (error: unknown) => this.jobEnded(true, error),
+          );
+        }
       }
     } catch (error) {
       this.crash(error);
@@ -306,7 +343,8 @@ class RunningJob<T> implements RegisteredJob {
     this.starting = false;
   }
 
-  private onForwarded(entry: ForwardedSignal): void {
+  /** A forwarded signal aborted (AbortTarget, middleware/forward.ts). */
+  forwardedAbort(entry: ForwardedSignal): void {
     const { kind, message } =
       'classify' in entry
         ? entry.classify(entry.signal)
@@ -357,6 +395,11 @@ class RunningJob<T> implements RegisteredJob {
     }
   }
 
+  /** See endSharedJob(). */
+  sharedCallEnded(ending: SharedEnding): void {
+    this.jobEnded(ending.status === 'failed', undefined, ending as JobOutcome<T>);
+  }
+
   /**
    * The job's own ending: first one wins, so a late result after escalation
    * is ignored. After the token fired, a throw is the termination, and so is
@@ -364,11 +407,12 @@ class RunningJob<T> implements RegisteredJob {
    * without seeing it did its work and completed (DESIGN.md, "Did the job
    * see it?"): a drop-in changes nothing for a job that never asks.
    */
-  private jobEnded(threw: boolean, valueOrError: unknown): void {
+  private jobEnded(threw: boolean, valueOrError: unknown, ending?: JobOutcome<T>): void {
     this.jobSettled = true;
     if (this.isDecided) return;
     const reason = this.source.reason;
     if (reason !== undefined && (threw || this.source.seen)) this.end(this.fromReason(reason, false), true);
+    else if (ending !== undefined) this.end(ending, true);
     else if (threw) this.end({ status: 'failed', error: valueOrError }, true);
     else this.end({ status: 'completed', value: valueOrError as T }, true);
   }
@@ -487,18 +531,23 @@ class RunningJob<T> implements RegisteredJob {
     const forwarded = this.forwarded;
     if (forwarded !== undefined) {
       this.forwarded = undefined;
-      if (typeof forwarded === 'function') forwarded();
-      else for (let i = 0; i < forwarded.length; i++) forwarded[i]!();
+      if (!Array.isArray(forwarded)) forwarded.dispose();
+      else for (let i = 0; i < forwarded.length; i++) forwarded[i]!.dispose();
     }
-    clearTimeout(this.maxRuntimeTimer);
-    this.maxRuntimeTimer = undefined;
+    // Only when set: clearTimeout() is a call into Node's timers for every job, most of which have none.
+    if (this.maxRuntimeTimer !== undefined) {
+      clearTimeout(this.maxRuntimeTimer);
+      this.maxRuntimeTimer = undefined;
+    }
   }
 
   private leave(outcome: JobOutcome<T>): void {
     this.removeListeners();
     this.host.unregister(this);
-    clearTimeout(this.escalationTimer);
-    this.escalationTimer = undefined;
+    if (this.escalationTimer !== undefined) {
+      clearTimeout(this.escalationTimer);
+      this.escalationTimer = undefined;
+    }
     this.source.dispose();
     this.source.owner = undefined;
     this.finalOutcome = outcome;
@@ -575,8 +624,8 @@ export class OutcomeCollector<T> {
 }
 
 /** One forwarded signal's listener: direct for an exclusive signal, through the shared fan-out otherwise. */
-function listenForAbort(entry: ForwardedSignal, onAbort: () => void): () => void {
-  return entry.exclusive === true ? listenOnce(entry.signal, onAbort) : forwardAbort(entry.signal, onAbort);
+function listenForAbort(entry: ForwardedSignal, job: AbortTarget<ForwardedSignal>): Subscription {
+  return entry.exclusive === true ? listenOnceFor(entry.signal, job, entry) : forwardAbortTo(entry.signal, job, entry);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { sharingOneClockRead } from '../../core/clock.js';
 import { checkKnownKeys, expected, JobTerminatedError } from '../../core/errors.js';
 import { type JobRef, StoredRef } from '../../core/job-ref.js';
 import { milliseconds } from '../../core/options.js';
@@ -158,16 +159,19 @@ export function pgBossJobterm(options: PgBossJobtermOptions): PgBossJobterm {
     const forwarding = forwardPgBossSignals(jobs, performance.now());
     // One promise for the batch, not one per job under a Promise.all.
     const outcomes = new OutcomeCollector<T>(jobs.length);
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i]!;
-      terminator.runInto(
-        outcomes,
-        i,
-        refOf(job),
-        fnFor(job, i),
-        new PgBossJobRun<T>(ctx, job, i, failures, shared, forwarding.forJob(job), maxRuntime),
-      );
-    }
+    // The jobs of a batch start together: one clock read for all of them.
+    sharingOneClockRead(() => {
+      for (let i = 0; i < jobs.length; i++) {
+        const job = jobs[i]!;
+        terminator.runInto(
+          outcomes,
+          i,
+          refOf(job),
+          fnFor(job, i),
+          new PgBossJobRun<T>(ctx, job, i, failures, shared, forwarding.forJob(job), maxRuntime),
+        );
+      }
+    });
     return outcomes.promise;
   };
 
@@ -280,10 +284,15 @@ function enteredViews<J extends PgBossJob>(
   jobs: readonly J[],
   slots: ReadonlyArray<TerminationToken | null | undefined>,
 ): Array<JobWithToken<J>> {
-  const views: Array<JobWithToken<J>> = [];
+  // Sized first, filled by index: push() grew the array step by step, through
+  // V8's push builtin, 130 instructions per job at batchSize 100 (bench instructions).
+  let entered = 0;
+  for (let i = 0; i < slots.length; i++) if (slots[i]) entered++;
+  const views = new Array<JobWithToken<J>>(entered);
+  let at = 0;
   for (let i = 0; i < slots.length; i++) {
     const token = slots[i];
-    if (token) views.push(withToken(jobs[i]!, token));
+    if (token) views[at++] = withToken(jobs[i]!, token);
   }
   return views;
 }

@@ -1,4 +1,6 @@
+import { sharingOneClockRead } from '../../core/clock.js';
 import type { TerminationToken } from '../../core/token.js';
+import { ENDS_WITH_SHARED_CALL, endSharedJob, type SharedEnding } from '../../middleware/run-job.js';
 
 /**
  * The one handler call that the jobs of a pg-boss batch share. Each job runs
@@ -10,7 +12,10 @@ import type { TerminationToken } from '../../core/token.js';
  * result.
  *
  * Per job this keeps one slot of an array; per batch, one promise. (It
- * replaced a deferred per job and a `finally` on every run.)
+ * replaced a deferred per job and a `finally` on every run.) The entered
+ * jobs' runs attach nothing to that promise: when the call ends, each is told
+ * here (endSharedJob), in batch order, as their reactions to it would have
+ * been run.
  *
  * Invariant: the handler is called at most once, and only after every slot
  * is filled; a batch where no job entered never calls it, and its result
@@ -42,8 +47,8 @@ export class SharedBatchCall<R> {
       this.resolveResult = resolve;
       this.rejectResult = reject;
     });
-    // Each entered run handles the rejection (runJob attaches both handlers);
-    // a batch whose jobs were all escalated first has nobody left to.
+    // The batch's wrapper returns it to pg-boss once every job has settled,
+    // unless each was escalated first: then nobody reads a rejection.
     this.result.catch(() => {});
   }
 
@@ -52,13 +57,16 @@ export class SharedBatchCall<R> {
     return this.isSettled;
   }
 
-  /** Job `index`'s function: its token enters the batch; resolves with the handler's result. */
-  enter(index: number, token: TerminationToken): Promise<R> {
+  /**
+   * Job `index`'s function: its token enters the batch, and the job ends
+   * with the handler's result, told by this call (see ENDS_WITH_SHARED_CALL).
+   */
+  enter(index: number, token: TerminationToken): PromiseLike<never> {
     if (this.slots[index] === undefined) {
       this.slots[index] = token;
       this.arrive();
     }
-    return this.result;
+    return ENDS_WITH_SHARED_CALL;
   }
 
   /** Job `index` ended; a no-op when it had entered. */
@@ -87,11 +95,23 @@ export class SharedBatchCall<R> {
         (value) => {
           this.isSettled = true;
           this.resolveResult(value);
+          endEntered(slots, { status: 'completed', value });
         },
         (error: unknown) => {
           this.isSettled = true;
           this.rejectResult(error);
+          endEntered(slots, { status: 'failed', error });
         },
       );
   }
+}
+
+/** Ends every job that entered, in batch order, with the handler's result or error; one clock read for all. */
+function endEntered(slots: ReadonlyArray<TerminationToken | null | undefined>, ending: SharedEnding): void {
+  sharingOneClockRead(() => {
+    for (let i = 0; i < slots.length; i++) {
+      const token = slots[i];
+      if (token) endSharedJob(token, ending);
+    }
+  });
 }

@@ -355,6 +355,30 @@ describe('pg-boss adapter, in one process', () => {
     await boss.offWork(name);
   });
 
+  it('batch via handler(): a handler that throws fails every job as pg-boss does, and each job’s run ends with it', async () => {
+    const name = await queue({ retryLimit: 1, retryDelay: 60 });
+    const ids = await Promise.all([0, 1, 2].map(async (n) => (await boss.send(name, { n }))!));
+    let calls = 0;
+    await boss.work(
+      name,
+      { ...FAST, batchSize: 3 },
+      jt.handler(async (jobs) => {
+        calls++;
+        expect(jobs).toHaveLength(3);
+        throw new Error('the whole batch failed');
+      }),
+    );
+    for (const id of ids) {
+      // pg-boss's own fail: waiting for its retry (retry_count counts the attempt once it starts).
+      const row = await waitForRow(db.pool, id, (r) => r.state !== 'created' && r.state !== 'active');
+      expect(row).toMatchObject({ state: 'retry', output: { message: 'the whole batch failed' } });
+    }
+    expect(calls).toBe(1);
+    // Every job of the batch settled (afterEach: nothing left running, no settle error).
+    await until(() => terminator.running().length === 0, 5_000, 'the batch’s runs to end');
+    await boss.offWork(name);
+  });
+
   it('batch via eachJob() with perJobResults: per-job outputs, one failure retried, one kill cancelled', async () => {
     const name = await queue({ retryLimit: 1, retryDelay: 60 });
     for (const n of [0, 1, 2]) await boss.send(name, { n });

@@ -1,8 +1,18 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
-import { forwardAbort, listenOnce } from '../../../src/middleware/forward.js';
+import { forwardAbortTo, listenOnceFor } from '../../../src/middleware/forward.js';
 import { createTerminator } from '../../../src/terminator/terminator.js';
+
+// The two subscriptions with a callback for a target, returning a dispose: what most cases below need.
+const forwardAbort = (signal: AbortSignal, onAbort: () => void) => {
+  const subscription = forwardAbortTo(signal, { forwardedAbort: onAbort }, undefined);
+  return () => subscription.dispose();
+};
+const listenOnce = (signal: AbortSignal, onAbort: () => void) => {
+  const subscription = listenOnceFor(signal, { forwardedAbort: onAbort }, undefined);
+  return () => subscription.dispose();
+};
 
 describe('forwarding one queue signal into many jobs', () => {
   it('50 jobs under one pool-wide signal put one listener on it, all 50 tokens fire on abort, none is left after', async () => {
@@ -234,5 +244,61 @@ describe('forwarding one queue signal into many jobs', () => {
     const inside = await terminator.run({ queue: 'ctx', id: '2' }, (token) => currentToken() === token);
     expect(inside).toEqual({ status: 'completed', value: true });
     await terminator.close();
+  });
+});
+
+describe('subscriptions told through their target (what a running job uses)', () => {
+  const recorder = () => {
+    const told: string[] = [];
+    return { told, target: { forwardedAbort: (entry: string) => told.push(entry) } };
+  };
+
+  it('forwardAbortTo(): one shared listener; each target told once with its own entry, oldest first; dispose is safe twice', () => {
+    const controller = new AbortController();
+    const { told, target } = recorder();
+    const a = forwardAbortTo(controller.signal, target, 'a');
+    const b = forwardAbortTo(controller.signal, target, 'b');
+    const c = forwardAbortTo(controller.signal, target, 'c');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    b.dispose();
+    b.dispose();
+    controller.abort();
+    expect(told).toEqual(['a', 'c']);
+    a.dispose();
+    c.dispose();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // An aborted signal tells at once, and leaves nothing to remove.
+    forwardAbortTo(controller.signal, target, 'late').dispose();
+    expect(told).toEqual(['a', 'c', 'late']);
+  });
+
+  it('forwardAbortTo(): the last dispose removes the listener; a new subscription puts it back', () => {
+    const controller = new AbortController();
+    const { told, target } = recorder();
+    const subscriptions = ['x', 'y'].map((entry) => forwardAbortTo(controller.signal, target, entry));
+    for (const subscription of subscriptions) subscription.dispose();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    forwardAbortTo(controller.signal, target, 'z');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    expect(told).toEqual(['z']);
+  });
+
+  it('listenOnceFor(): a listener of its own, told once; dispose removes it and is safe twice', () => {
+    const { told, target } = recorder();
+    const kept = new AbortController();
+    const gone = new AbortController();
+    listenOnceFor(kept.signal, target, 'kept');
+    const disposed = listenOnceFor(gone.signal, target, 'gone');
+    expect(getEventListeners(gone.signal, 'abort')).toHaveLength(1);
+    disposed.dispose();
+    disposed.dispose();
+    expect(getEventListeners(gone.signal, 'abort')).toHaveLength(0);
+    gone.abort();
+    kept.abort();
+    kept.signal.dispatchEvent(new Event('abort'));
+    expect(told).toEqual(['kept']);
+    listenOnceFor(AbortSignal.abort(), target, 'at once').dispose();
+    expect(told).toEqual(['kept', 'at once']);
   });
 });
