@@ -13,20 +13,25 @@
  * runs as users run it: the built package, a terminator with the PostgreSQL
  * store (its LISTEN connection and 1 s poll are counted too).
  *
- * Caveat, measured here: the count is not yet as repeatable as callgrind is
- * for plain code. The queues and the store run timers (pg-boss's polling,
- * jobterm's 1 s poll, V8's memory reducer) whose work per second is fixed, so
- * under valgrind's ~50x slowdown their share per job grows with how slow the
- * run was: two bare pg-boss runs gave 847k and 1,138k instructions per job.
- * `BENCH_POLL_INTERVAL` (ms) sets the store's poll for the jobterm worker, to
- * take it out of the comparison. Treat one figure as a rough size, not a
- * verdict; compare several runs.
+ * Repeatability, measured here (2026-12-02): with V8's collections by
+ * allocation, not by timer (REPEATABLE_V8_FLAGS, the memory reducer off), a
+ * collected heap at the start of the counted part on both sides, 30,000
+ * warm-up jobs at batchSize 20 and 100 (6,000 at 1) and 10,000 counted,
+ * runs of the same worker agree within about 4% (bare batchSize 100: 105,000
+ * to 109,000 per job in six runs; with jobterm 137,800 to 141,000). Before,
+ * the memory reducer's idle timer, and V8
+ * still compiling jobterm's per-job code in the counted part, put 112k to
+ * 156k on the same bare worker, and the jobterm worker 15% to 60% above it.
+ * The queues' and the store's own timers still do fixed work per second,
+ * counted per job at valgrind's speed; `BENCH_POLL_INTERVAL` (ms) sets the
+ * store's poll for the jobterm worker (switched off, it moved nothing).
  *
- * The repeatable figure is the second row of each pg-boss shape
- * (instructions-hot-path.ts): jobterm's own instructions per job, counted
- * with the handler called directly and no timer running, the median of
- * eight alternating rounds, twice (the two agree within about 2%), as a share of
- * the bare worker's count above.
+ * The second row of each pg-boss shape (instructions-hot-path.ts) is
+ * jobterm's own instructions per job, counted with the handler called
+ * directly and no timer running, the median of eight alternating rounds,
+ * twice, as a share of the bare worker's count above. At batchSize 20 and
+ * 100 the whole-process figure is far above it (README, Performance): the
+ * part of a real batch worker's cost that the hot path does not reproduce.
  *
  * Needs valgrind (`apt-get install valgrind`); without it the suite says so
  * and returns no figure. It runs the built package: `npm run build` first.
@@ -37,7 +42,7 @@ import { Logger, makeWorkerUtils, runMigrations } from 'graphile-worker';
 import { PgBoss } from 'pg-boss';
 import { silentLogger } from '../../src/core/logger.js';
 import { postgresStore } from '../../src/stores/postgres/index.js';
-import { type CallgrindProcess, hasValgrind, spawnUnderCallgrind } from '../lib/callgrind.js';
+import { type CallgrindProcess, hasValgrind, REPEATABLE_V8_FLAGS, spawnUnderCallgrind } from '../lib/callgrind.js';
 import type { BenchContext, BenchSuite, Figure } from '../lib/types.js';
 import { connectWorker } from '../lib/worker-messages.js';
 import { bullmqInstructionFigures } from './instructions-bullmq.js';
@@ -133,8 +138,14 @@ async function measureShape(
 ): Promise<{ figure: Figure; barePerJob: number }> {
   // Warm-up long enough for V8 to optimise the per-job code of both queues
   // and of jobterm; the measured jobs then run on that code.
-  const warm = ctx.quick ? 50 : shape.width >= 20 ? 4_000 : 2_000;
-  const measured = ctx.quick ? 20 : shape.width >= 20 ? 2_000 : 500;
+  // (With 4,000 at batchSize 100, V8 was still compiling jobterm's per-job
+  // code in the counted part: --trace-opt showed start(), settle() and the
+  // batch's handler reaching TurboFan only there, after running on Maglev.)
+  const warm = ctx.quick ? 50 : shape.width >= 20 ? 30_000 : 6_000;
+  // Enough jobs that the full collections their allocations bring land in
+  // the count on both sides (each is millions of instructions, and 2,000
+  // jobs at batchSize 20 saw one on one side and none on the other).
+  const measured = ctx.quick ? 20 : shape.width >= 20 ? 10_000 : 500;
   const perJob: Record<'bare' | 'jobterm', number> = { bare: 0, jobterm: 0 };
   for (const mode of ['bare', 'jobterm'] as const) {
     const instructions = await countInstructions(url, shape, mode, warm, measured);
@@ -151,7 +162,7 @@ async function measureShape(
     reference: { name: 'bare worker, instructions per job', samples: [perJob.bare] },
     lowerIsBetter: true,
     goal: '< 2%',
-    notes: `callgrind, ${measured} measured jobs after ${warm} uncounted warm-up jobs in the same process; jobterm worker: ${Math.round(perJob.jobterm).toLocaleString('en')} per job. Moves by up to a third between runs (the queues' and the store's timers, see the suite's header); the hot-path row below is the repeatable one.`,
+    notes: `callgrind, ${measured} measured jobs after ${warm} uncounted warm-up jobs in the same process; jobterm worker: ${Math.round(perJob.jobterm).toLocaleString('en')} per job. Runs agree within about 4% (the suite's header); the hot-path row below is jobterm's own code alone.`,
   };
   return { figure, barePerJob: perJob.bare };
 }
@@ -172,9 +183,14 @@ async function countInstructions(
     await add.jobs(warmName, warm);
     worker = await spawnUnderCallgrind(
       [
-        // One thread for V8: no concurrent compiler or GC threads whose
-        // timing would move the count.
-        '--single-threaded',
+        // One thread for V8, and collections by allocation, not by time
+        // (REPEATABLE_V8_FLAGS): the memory reducer's idle timer ran more
+        // often the slower valgrind ran, and put 112k to 156k instructions per
+        // job on the same bare batchSize 100 worker from run to run.
+        ...REPEATABLE_V8_FLAGS,
+        '--expose-gc',
+        // BENCH_NODE_FLAGS=--perf-basic-prof names the JIT-compiled functions in the dumps.
+        ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
         workerScript,
         shape.queue,
         mode,
