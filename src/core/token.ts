@@ -34,11 +34,13 @@ export interface TerminationToken {
 }
 
 /**
- * Told when an `onTerminate` callback throws: a function, or an object with
- * `callbackFailed` (the running job itself, so that a job makes no closure
- * for an error that almost never happens).
+ * Told when an `onTerminate` callback throws: the running job itself, an
+ * object with a method, so that a job makes no closure for an error that
+ * almost never happens.
  */
-export type CallbackErrorHandler = ((error: unknown) => void) | { callbackFailed(error: unknown): void };
+export interface CallbackErrorHandler {
+  callbackFailed(error: unknown): void;
+}
 
 type Callback = (reason: TerminationReason) => void;
 
@@ -184,9 +186,7 @@ export class TokenSource {
     try {
       fn(reason);
     } catch (error) {
-      const handler = this.onCallbackError;
-      if (typeof handler === 'function') handler(error);
-      else handler.callbackFailed(error);
+      this.onCallbackError.callbackFailed(error);
     }
   }
 }

@@ -8,7 +8,7 @@ const shutdown = makeReason('shutdown', 'worker shutting down');
 
 describe('TerminationToken', () => {
   it('is quiet until terminated, then aborts its signal once with a JobTerminatedError', () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     const { token } = source;
     expect(token.isTerminating()).toBe(false);
     expect(token.reason).toBeUndefined();
@@ -26,7 +26,7 @@ describe('TerminationToken', () => {
   });
 
   it('lets a kill replace a shutdown, but not the reverse', () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     source.terminate(shutdown);
     expect(source.terminate(kill)).toBe(true);
     expect(source.token.reason?.kind).toBe('kill');
@@ -38,7 +38,7 @@ describe('TerminationToken', () => {
 
   it('runs onTerminate callbacks once, in order, and reports one that throws without stopping the others', () => {
     const reported: unknown[] = [];
-    const source = new TokenSource((error) => reported.push(error));
+    const source = new TokenSource({ callbackFailed: (error) => reported.push(error) });
     const calls: string[] = [];
     source.token.onTerminate(() => calls.push('a'));
     source.token.onTerminate(() => {
@@ -57,7 +57,7 @@ describe('TerminationToken', () => {
   });
 
   it('runs a callback added after termination at once', () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     source.terminate(kill);
     const seen: string[] = [];
     source.token.onTerminate((reason) => seen.push(reason.message));
@@ -65,14 +65,14 @@ describe('TerminationToken', () => {
   });
 
   it('refuses a callback that is not a function', () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     expect(() => source.token.onTerminate('x' as never)).toThrow(TypeError);
   });
 });
 
 describe('TerminationToken made lazily (the per-job hot path)', () => {
   it('its methods still work destructured, and are the same functions each time', () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     const { isTerminating, throwIfTerminating, onTerminate } = source.token;
     expect(source.token.isTerminating).toBe(isTerminating);
     const seen: string[] = [];
@@ -85,7 +85,7 @@ describe('TerminationToken made lazily (the per-job hot path)', () => {
   });
 
   it('a signal first read after a shutdown then a kill is aborted with the first reason, as an eager one would be', () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     source.terminate(shutdown);
     source.terminate(kill);
     const { signal } = source.token;

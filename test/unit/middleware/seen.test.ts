@@ -386,7 +386,7 @@ describe('an isolated job reports its bit with its result', () => {
 
 describe('the signal jobterm hands a job stays an ordinary AbortSignal', () => {
   it('instanceof, listeners, AbortSignal.any, timers and fetch all work, before and after it aborts', async () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     const { signal } = source.token;
     expect(signal).toBeInstanceOf(AbortSignal);
     expect(Object.keys(signal)).toEqual([]);
@@ -415,7 +415,7 @@ describe('the signal jobterm hands a job stays an ordinary AbortSignal', () => {
   });
 
   it('the same instance every time: job.signal, helpers.jobterm.signal and currentToken().signal are one', () => {
-    const source = new TokenSource(() => {});
+    const source = new TokenSource({ callbackFailed() {} });
     expect(source.token.signal).toBe(source.token.signal);
     expect(source.signal).toBe(source.token.signal);
   });
